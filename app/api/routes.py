@@ -1,0 +1,122 @@
+"""JSON endpoints beside the pages; authenticated by bearer token or the session cookie."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, g, request
+from flask_login import current_user
+
+from .. import providers
+from ..extensions import csrf
+from ..pagination import parse_limit
+from ..services import accounts, workspace
+from . import schemas
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+csrf.exempt(bp)  # bearer calls need no CSRF token; cookie calls are checked in authenticate()
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@bp.before_request
+def authenticate():
+    """Find the caller: a bearer token, else the signed-in session (which then needs CSRF)."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        g.user = accounts.user_for_bearer(header)
+        if g.user is None:
+            abort(401, description="The API token is missing, malformed, unknown or revoked.")
+    elif current_user.is_authenticated:
+        if request.method in UNSAFE_METHODS:
+            csrf.protect()
+        g.user = current_user._get_current_object()
+    else:
+        abort(401, description="Send Authorization: Bearer <token>, or sign in.")
+
+
+def _page_args() -> tuple[int, str | None]:
+    return parse_limit(request.args.get("limit")), request.args.get("cursor") or None
+
+
+@bp.get("/providers")
+def list_providers():
+    """The registered providers and whether each is configured."""
+    return {"providers": [schemas.provider_json(spec, current_app.config) for spec in providers.PROVIDERS.values()]}
+
+
+@bp.get("/projects")
+def list_projects():
+    """The caller's projects, latest activity first, one page at a time."""
+    page = workspace.projects_page(g.user, *_page_args())
+    return {"projects": [schemas.project_json(p, n) for p, n in page.items], "next_cursor": page.next_cursor}
+
+
+@bp.post("/projects")
+def create_project():
+    """Create a project."""
+    data = schemas.validate(schemas.PROJECT_CREATE)
+    project = workspace.create_project(g.user, data["name"], data.get("instructions") or "")
+    return schemas.project_json(project, 0), 201
+
+
+@bp.get("/projects/<int:project_id>")
+def get_project(project_id: int):
+    """One project."""
+    project = workspace.owned_project_or_404(g.user, project_id)
+    return schemas.project_json(project, workspace.thread_count(project))
+
+
+@bp.patch("/projects/<int:project_id>")
+def update_project(project_id: int):
+    """Rename a project or change its instructions."""
+    project = workspace.owned_project_or_404(g.user, project_id)
+    data = schemas.validate(schemas.PROJECT_UPDATE)
+    workspace.update_project(project, **data)
+    return schemas.project_json(project, workspace.thread_count(project))
+
+
+@bp.delete("/projects/<int:project_id>")
+def delete_project(project_id: int):
+    """Delete a project with its threads and messages."""
+    workspace.delete_project(workspace.owned_project_or_404(g.user, project_id))
+    return "", 204
+
+
+@bp.get("/projects/<int:project_id>/threads")
+def list_threads(project_id: int):
+    """A project's threads, latest activity first, one page at a time."""
+    project = workspace.owned_project_or_404(g.user, project_id)
+    page = workspace.threads_page(project, *_page_args())
+    return {"threads": [schemas.thread_json(t) for t in page.items], "next_cursor": page.next_cursor}
+
+
+@bp.post("/projects/<int:project_id>/threads")
+def create_thread(project_id: int):
+    """Create a thread bound to a provider for good."""
+    project = workspace.owned_project_or_404(g.user, project_id)
+    data = schemas.validate(schemas.THREAD_CREATE)
+    thread = workspace.create_thread(project, data.get("title"), data.get("model_provider", providers.DEFAULT_PROVIDER))
+    return schemas.thread_json(thread), 201
+
+
+@bp.get("/threads/<int:thread_id>")
+def get_thread(thread_id: int):
+    """One thread."""
+    return schemas.thread_json(workspace.owned_thread_or_404(g.user, thread_id))
+
+
+@bp.patch("/threads/<int:thread_id>")
+def update_thread(thread_id: int):
+    """Rename a thread; its provider cannot change."""
+    thread = workspace.owned_thread_or_404(g.user, thread_id)
+    data = schemas.validate(schemas.THREAD_UPDATE)
+    if "model_provider" in data and data["model_provider"] != thread.provider:
+        abort(400, description=f"model_provider is fixed when a thread is created; this thread stays {thread.provider!r}.")
+    if "title" in data:
+        workspace.rename_thread(thread, data["title"])
+    return schemas.thread_json(thread)
+
+
+@bp.delete("/threads/<int:thread_id>")
+def delete_thread(thread_id: int):
+    """Delete a thread and its messages."""
+    workspace.delete_thread(workspace.owned_thread_or_404(g.user, thread_id))
+    return "", 204

@@ -1,0 +1,4 @@
+"""The server-rendered pages: projects, threads and the chat."""
+from .routes import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,121 @@
+"""The adapter interface every provider implements, and the events and errors it yields."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping, Protocol
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of the conversation as a provider sees it."""
+
+    role: str  # "user" or "assistant"
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyRequest:
+    """Everything an adapter needs for one reply, as plain data."""
+
+    turns: tuple[Turn, ...]
+    system: str | None
+    model: str
+    max_output_tokens: int
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of reply text, in arrival order."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyEnd:
+    """The last event of a reply: token usage and why the model stopped."""
+
+    input_tokens: int | None
+    output_tokens: int | None
+    stop_reason: str | None
+    model: str | None = None
+
+
+Event = TextDelta | ReplyEnd
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """How to reach one provider; hashable so one client serves each configuration."""
+
+    api_key: str | None
+    base_url: str
+    timeout: float
+    max_retries: int
+
+
+class ProviderError(Exception):
+    """A provider failure with a message a user can act on.
+
+    `status` is the HTTP status the API answers with (502 by default, 504 for a
+    timeout, 503 when the provider is not configured).
+    """
+
+    def __init__(self, message: str, *, status: int = 502, retryable: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+
+
+class Adapter(Protocol):
+    """One provider behind one SDK client; knows nothing of Flask or the database."""
+
+    def __init__(self, settings: ProviderSettings) -> None: ...
+
+    def stream(self, request: ReplyRequest) -> Iterator[Event]:
+        """Yield TextDelta events as they arrive, then one ReplyEnd.
+
+        Raises ProviderError for every provider failure. Closing the generator
+        closes the provider's stream, so the provider stops generating.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """What the app knows about one provider."""
+
+    name: str
+    label: str
+    default_model: str
+    default_base_url: str
+    key_vars: tuple[str, ...]  # environment variables holding the API key, first set wins
+    base_url_var: str
+    model_var: str
+    adapter_class: Callable[[ProviderSettings], Adapter]
+
+    @property
+    def env_vars(self) -> tuple[str, ...]:
+        """Every configuration variable this provider reads."""
+        return (*self.key_vars, self.base_url_var, self.model_var)
+
+    def api_key(self, config: Mapping) -> str | None:
+        """The configured API key, or None."""
+        return next((config[var] for var in self.key_vars if config.get(var)), None)
+
+    def model(self, config: Mapping) -> str:
+        """The model replies use."""
+        return config.get(self.model_var) or self.default_model
+
+    def settings(self, config: Mapping) -> ProviderSettings:
+        """The connection settings for this provider from the app's config."""
+        return ProviderSettings(
+            api_key=self.api_key(config),
+            base_url=config.get(self.base_url_var) or self.default_base_url,
+            timeout=float(config["PROVIDER_TIMEOUT_SECONDS"]),
+            max_retries=int(config["PROVIDER_MAX_RETRIES"]),
+        )
+
+    def missing_key_message(self) -> str:
+        """What a user reads when no key is configured."""
+        return f"{self.label} is not configured: set {' or '.join(self.key_vars)} on the server."

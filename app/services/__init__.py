@@ -1,0 +1,1 @@
+"""Plain functions behind the views: callable without a request."""

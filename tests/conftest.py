@@ -1,0 +1,162 @@
+"""Fixtures after flaskr: app, client, runner, auth, hx; one migrated database per run."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.extensions import db
+
+TEST_SECRET = "test-secret-key"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _sqlite_url(tmp_dir: Path) -> str:
+    return f"sqlite:///{tmp_dir / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """The run's database: TEST_DATABASE_URL, else a fresh SQLite file."""
+    return os.environ.get("TEST_DATABASE_URL") or _sqlite_url(tmp_path_factory.mktemp("db"))
+
+
+def _reset_schema(url: str) -> None:
+    if url.startswith("postgresql"):
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(database_url) -> str:
+    """Build the schema once per run by running the migrations."""
+    from flask_migrate import upgrade
+
+    _reset_schema(database_url)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": TEST_SECRET})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return database_url
+
+
+class CSRFClient(FlaskClient):
+    """A test client that sends a valid CSRF token with every unsafe request, unless csrf=False."""
+
+    def open(self, *args, csrf: bool = True, **kwargs):
+        method = (kwargs.get("method") or "GET").upper()
+        if csrf and method in UNSAFE:
+            headers = dict(kwargs.pop("headers", None) or {})
+            if "Authorization" not in headers:
+                headers.setdefault("X-CSRFToken", self.csrf_token())
+            kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        """A token valid for this client's session, as Flask-WTF makes it."""
+        with self.session_transaction() as session:
+            raw = session.setdefault("csrf_token", hashlib.sha1(os.urandom(64)).hexdigest())
+        serializer = URLSafeTimedSerializer(self.application.secret_key, salt="wtf-csrf-token")
+        return serializer.dumps(raw)
+
+
+@pytest.fixture
+def app(migrated_database):
+    """An app from the factory on the migrated database, with every table emptied first."""
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": TEST_SECRET,
+        "SQLALCHEMY_DATABASE_URI": migrated_database,
+        "REGISTRATION_OPEN": False,
+    })
+    app.test_client_class = CSRFClient
+    with app.app_context():
+        _empty_tables()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for name in tables:
+            db.session.execute(text(f"DELETE FROM {name}"))
+    db.session.commit()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    """Create users and sign the client in and out."""
+
+    def __init__(self, app, client):
+        self._app = app
+        self._client = client
+
+    def create_user(self, email="ada@example.com", password="correct horse battery"):
+        from app.services import accounts
+
+        with self._app.app_context():
+            return accounts.create_user(email, password).id
+
+    def login(self, email="ada@example.com", password="correct horse battery"):
+        return self._client.post("/login", data={"email": email, "password": password})
+
+    def signup_and_login(self, email="ada@example.com", password="correct horse battery"):
+        user_id = self.create_user(email, password)
+        self.login(email, password)
+        return user_id
+
+    def logout(self):
+        return self._client.post("/logout")
+
+    def token(self, email="ada@example.com", name="test"):
+        """A bearer token for the user, as `Authorization` headers."""
+        from app.services import accounts
+
+        with self._app.app_context():
+            _, secret = accounts.create_token(accounts.user_by_email(email), name)
+        return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def auth(app, client):
+    return AuthActions(app, client)
+
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def hx():
+    """Headers that make a request look like it came from htmx."""
+    return dict(HX)
+
+
+def csrf_from(html: str) -> str | None:
+    """The CSRF token of the first form in a page."""
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html)
+    return match.group(1) if match else None
