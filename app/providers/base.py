@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Protocol
 
+import httpx2
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -67,6 +69,51 @@ class ProviderError(Exception):
         self.retryable = retryable
 
 
+def status_message(label: str, status: int | None, *, key_rejected: bool = False) -> str:
+    """What a user reads when a provider answers with an error status (None: no status given)."""
+    if status is None:
+        return f"{label} returned an error."
+    if status == 401 or key_rejected:
+        return f"{label} rejected the API key ({status})."
+    if status == 402:
+        return f"{label} says the account has no credit left ({status})."
+    if status == 403:
+        return f"{label} refused access for this API key ({status})."
+    if status == 429:
+        return f"{label} is rate limiting requests ({status}); try again shortly."
+    if status in (503, 529):
+        return f"{label} is overloaded ({status})."
+    if status in (408, 504):
+        return f"{label} timed out on its side ({status})."
+    if status >= 500:
+        return f"{label} had a server error ({status})."
+    return f"{label} rejected the request ({status})."
+
+
+def status_error(
+    label: str, status: int | None, *, midway: bool = False, key_rejected: bool = False
+) -> ProviderError:
+    """The ProviderError for an error status, answered up front or reported inside the stream."""
+    message = status_message(label, status, key_rejected=key_rejected)
+    if midway:
+        message += " The reply stopped midway."
+    retryable = status is None or status in (408, 409, 429) or status >= 500
+    return ProviderError(message, status=504 if status in (408, 504) else 502, retryable=retryable)
+
+
+def transport_error(
+    label: str, settings: ProviderSettings, cause: BaseException | None, *, midway: bool
+) -> ProviderError:
+    """The ProviderError for a failed connection: `cause` is the httpx2 error behind it."""
+    if isinstance(cause, httpx2.TimeoutException):
+        return ProviderError(f"{label} timed out after {settings.timeout:g} s.", status=504, retryable=True)
+    if isinstance(cause, httpx2.ConnectError):
+        return ProviderError(f"Could not connect to {label} at {settings.base_url}.", retryable=True)
+    if midway:
+        return ProviderError(f"The {label} stream broke off midway.", retryable=True)
+    return ProviderError(f"The connection to {label} failed before the reply began.", retryable=True)
+
+
 class Adapter(Protocol):
     """One provider behind one SDK client; knows nothing of Flask or the database."""
 
@@ -119,3 +166,7 @@ class ProviderSpec:
     def missing_key_message(self) -> str:
         """What a user reads when no key is configured."""
         return f"{self.label} is not configured: set {' or '.join(self.key_vars)} on the server."
+
+    def missing_key_error(self) -> ProviderError:
+        """The 503 error for a provider without an API key."""
+        return ProviderError(self.missing_key_message(), status=503)

@@ -1,6 +1,6 @@
 """add_model_provider_to_threads: threads.model_provider, nullable; existing rows keep NULL (read as "anthropic").
 
-Revision ID: 0002_add_model_provider_to_threads
+Revision ID: add_model_provider_to_threads
 Revises: 0001_initial
 Create Date: 2026-11-24 09:17:54
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0002_add_model_provider_to_threads'
+revision = 'add_model_provider_to_threads'
 down_revision = '0001_initial'
 branch_labels = None
 depends_on = None

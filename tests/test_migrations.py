@@ -1,0 +1,116 @@
+"""The migration history adds threads.model_provider to a database that already holds data."""
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, inspect, text
+
+from app import create_app
+from app.extensions import db
+
+FIRST = "0001_initial"
+
+
+@pytest.fixture
+def own_database_url(database_url, tmp_path):
+    """A database of this test's own: a throwaway SQLite file, or a PostgreSQL database made and dropped."""
+    if not database_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+        return
+    name = f"migrations_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield database_url.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def migration_app(own_database_url):
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": own_database_url, "SECRET_KEY": "t"})
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _seed_at_first_revision() -> None:
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    statements = [
+        ("INSERT INTO users (id, email, password_hash, created_at) VALUES (1, 'old@example.com', 'x', :now)", {}),
+        ("INSERT INTO projects (id, user_id, name, instructions, created_at, updated_at) "
+         "VALUES (1, 1, 'Legacy', '', :now, :now)", {}),
+        ("INSERT INTO threads (id, project_id, title, created_at, updated_at) VALUES (1, 1, 'Old one', :now, :now)", {}),
+        ("INSERT INTO threads (id, project_id, title, created_at, updated_at) VALUES (2, 1, 'Old two', :now, :now)", {}),
+        ("INSERT INTO messages (id, thread_id, role, content, created_at) VALUES (1, 1, 'user', 'hi', :now)", {}),
+    ]
+    for sql, params in statements:
+        db.session.execute(text(sql), {"now": now, **params})
+    db.session.commit()
+
+
+def _thread_rows():
+    return db.session.execute(text("SELECT id, title, model_provider FROM threads ORDER BY id")).all()
+
+
+def test_model_provider_is_added_to_existing_rows_as_null_and_read_as_anthropic(migration_app):
+    with migration_app.app_context():
+        upgrade(revision=FIRST)
+        assert "model_provider" not in {c["name"] for c in inspect(db.engine).get_columns("threads")}
+        _seed_at_first_revision()
+        upgrade()
+        assert _thread_rows() == [(1, "Old one", None), (2, "Old two", None)]
+        from app.services import accounts
+        from app.models import User
+
+        _, secret = accounts.create_token(db.session.get(User, 1), "t")
+    client = migration_app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    for thread_id in (1, 2):
+        assert client.get(f"/api/threads/{thread_id}", headers=headers).json["model_provider"] == "anthropic"
+    listing = client.get("/api/projects/1/threads", headers=headers).json["threads"]
+    assert {t["model_provider"] for t in listing} == {"anthropic"}
+    with client.session_transaction() as session:
+        session["_user_id"] = "1"
+        session["_fresh"] = True
+    page = client.get("/threads/1").get_data(as_text=True)
+    assert "badge badge-anthropic" in page and "Old one" in page
+
+
+def test_downgrade_and_upgrade_again_keep_every_row(migration_app):
+    with migration_app.app_context():
+        upgrade(revision=FIRST)
+        _seed_at_first_revision()
+        upgrade()
+        db.session.execute(text("UPDATE threads SET model_provider = 'google' WHERE id = 2"))
+        db.session.commit()
+        downgrade(revision=FIRST)
+        assert "model_provider" not in {c["name"] for c in inspect(db.engine).get_columns("threads")}
+        assert db.session.execute(text("SELECT count(*) FROM threads")).scalar() == 2
+        assert db.session.execute(text("SELECT count(*) FROM messages")).scalar() == 1
+        db.session.rollback()  # end the read transaction, or PostgreSQL's ALTER waits for it
+        upgrade()
+        assert [row[:2] for row in _thread_rows()] == [(1, "Old one"), (2, "Old two")]
+        assert db.session.execute(text("SELECT content FROM messages")).scalar() == "hi"
+
+
+def test_models_match_the_migrations(migration_app):
+    with migration_app.app_context():
+        upgrade()
+        with db.engine.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn), db.metadata)
+        assert diffs == []
+    result = migration_app.test_cli_runner().invoke(args=["db", "check"])
+    assert result.exit_code == 0, result.output
+
+
+def test_the_provider_column_is_nullable_varchar_20(migration_app):
+    with migration_app.app_context():
+        upgrade()
+        column = {c["name"]: c for c in inspect(db.engine).get_columns("threads")}["model_provider"]
+        assert column["nullable"] is True
+        assert getattr(column["type"], "length", None) == 20
