@@ -42,9 +42,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.jinja_env.globals["provider_spec"] = providers.get
 
     from . import cli, errors
+    from .services import chat
 
     errors.init_app(app)
     cli.init_app(app)
+    chat.init_app(app)
     return app
 
 

@@ -34,6 +34,14 @@ def _float(name: str, default: float) -> float:
     return float(value) if value else default
 
 
+def _engine_options() -> dict:
+    options: dict = {"pool_pre_ping": True}
+    if os.environ.get("DATABASE_POOL_SIZE"):
+        options["pool_size"] = _int("DATABASE_POOL_SIZE", 5)
+        options["max_overflow"] = _int("DATABASE_MAX_OVERFLOW", 0)
+    return options
+
+
 def _provider_env() -> dict[str, str | None]:
     # The registry says which variables each provider reads.
     return {var: os.environ.get(var) or None for spec in PROVIDERS.values() for var in spec.env_vars}
@@ -58,6 +66,14 @@ def load() -> dict:
         "PROVIDER_TIMEOUT_SECONDS": _float("PROVIDER_TIMEOUT_SECONDS", 120.0),
         "PROVIDER_MAX_RETRIES": _int("PROVIDER_MAX_RETRIES", 2),
         "MAX_OUTPUT_TOKENS": _int("MAX_OUTPUT_TOKENS", 4096),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(),
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "CONTEXT_BUDGET_TOKENS": _int("CONTEXT_BUDGET_TOKENS", 100_000),
+        "SSE_HEARTBEAT_SECONDS": _float("SSE_HEARTBEAT_SECONDS", 15.0),
+        "REPLY_STALE_SECONDS": _float("REPLY_STALE_SECONDS", 60.0),
+        "REPLY_HEARTBEAT_SECONDS": _float("REPLY_HEARTBEAT_SECONDS", 5.0),
+        "REPLY_SAVE_SECONDS": _float("REPLY_SAVE_SECONDS", 1.0),
+        "REPLY_TICK_SECONDS": _float("REPLY_TICK_SECONDS", 0.5),
+        "SHUTDOWN_GRACE_SECONDS": _float("SHUTDOWN_GRACE_SECONDS", 20.0),
         **_provider_env(),
     }

@@ -6,12 +6,16 @@ import secrets
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, TypeDecorator
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, TypeDecorator, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .extensions import db
 from .providers import DEFAULT_PROVIDER
+
+
+PENDING, COMPLETE, STOPPED, ERROR, INTERRUPTED = "pending", "complete", "stopped", "error", "interrupted"
+RETRYABLE = {ERROR, STOPPED, INTERRUPTED}
 
 
 def utcnow() -> datetime:
@@ -145,12 +149,38 @@ class Thread(db.Model):
 
 class Message(db.Model):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_thread_id_id", "thread_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_thread_id_id", "thread_id", "id"),
+        # At most one reply in flight per thread, enforced by the database itself.
+        Index("uq_messages_one_pending_per_thread", "thread_id", unique=True,
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+        Index("ix_messages_pending_heartbeat", "heartbeat_at",
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(20))
     content: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What a reply needs: its state, who answered, what it cost, and why it ended.
+    status: Mapped[str] = mapped_column(String(20), default=COMPLETE, server_default=COMPLETE)
+    provider: Mapped[str | None] = mapped_column(String(20))
+    model: Mapped[str | None] = mapped_column(String(100))
+    input_tokens: Mapped[int | None]
+    output_tokens: Mapped[int | None]
+    stop_reason: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(default=0, server_default="0")
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stop_requested: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     thread: Mapped[Thread] = relationship(back_populates="messages")
+
+    @property
+    def pending(self) -> bool:
+        return self.status == PENDING
+
+    @property
+    def retryable(self) -> bool:
+        return self.role == "assistant" and self.status in RETRYABLE

@@ -15,6 +15,8 @@ from app import create_app
 from app.extensions import db
 
 TEST_SECRET = "test-secret-key"
+FAKE_KEY = "sk-test-SECRET-KEY-do-not-leak"
+PROVIDER_KEYS = {"ANTHROPIC_API_KEY": FAKE_KEY, "GEMINI_API_KEY": FAKE_KEY, "DEEPSEEK_API_KEY": FAKE_KEY}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -71,13 +73,15 @@ class CSRFClient(FlaskClient):
 
 
 @pytest.fixture
-def app(migrated_database):
+def app(migrated_database, request):
     """An app from the factory on the migrated database, with every table emptied first."""
     app = create_app({
         "TESTING": True,
         "SECRET_KEY": TEST_SECRET,
         "SQLALCHEMY_DATABASE_URI": migrated_database,
         "REGISTRATION_OPEN": False,
+        **PROVIDER_KEYS,
+        **getattr(request, "param", {}),
     })
     app.test_client_class = CSRFClient
     with app.app_context():
@@ -160,3 +164,59 @@ def csrf_from(html: str) -> str | None:
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
         r'name="csrf_token" value="([^"]+)"', html)
     return match.group(1) if match else None
+
+
+class ScriptedAdapter:
+    """An adapter that plays queued scripts and records what it was asked.
+
+    A script is a list of steps: a str is a text delta, a ReplyEnd ends it, an exception is
+    raised, and ("sleep", seconds) waits.
+    """
+
+    def __init__(self):
+        self.scripts: list[list] = []
+        self.requests: list = []
+        self.closed = 0
+
+    def __call__(self, settings):
+        return self
+
+    def queue(self, *steps) -> None:
+        self.scripts.append(list(steps))
+
+    def stream(self, request):
+        import time
+
+        from app.providers.base import ReplyEnd, TextDelta
+
+        self.requests.append(request)
+        steps = self.scripts.pop(0) if self.scripts else ["Hello", " there.", ReplyEnd(3, 2, "end_turn")]
+        try:
+            for step in steps:
+                if isinstance(step, str):
+                    yield TextDelta(step)
+                elif isinstance(step, ReplyEnd):
+                    yield step
+                elif isinstance(step, tuple) and step[0] == "sleep":
+                    time.sleep(step[1])
+                else:
+                    raise step
+        finally:
+            self.closed += 1
+
+
+@pytest.fixture
+def scripted():
+    """Replace every provider's adapter with one scripted adapter; restored afterwards."""
+    import dataclasses
+
+    from app import providers
+
+    adapter = ScriptedAdapter()
+    saved = dict(providers.PROVIDERS)
+    for name, spec in saved.items():
+        providers.PROVIDERS[name] = dataclasses.replace(spec, adapter_class=adapter)
+    providers._adapter.cache_clear()
+    yield adapter
+    providers.PROVIDERS.update(saved)
+    providers._adapter.cache_clear()

@@ -123,6 +123,25 @@ def thread_json(thread: Thread) -> dict:
     }
 
 
+def message_json(message) -> dict:
+    """A message (ORM or MessageView) as the API shows it."""
+    return {
+        "id": message.id,
+        "thread_id": message.thread_id,
+        "role": message.role,
+        "content": message.content,
+        "status": message.status,
+        "provider": message.provider,
+        "model": message.model,
+        "input_tokens": message.input_tokens,
+        "output_tokens": message.output_tokens,
+        "stop_reason": message.stop_reason,
+        "error": message.error,
+        "attempt": message.attempt,
+        "created_at": _time(message.created_at),
+    }
+
+
 def provider_json(spec: providers.ProviderSpec, config) -> dict:
     """A provider as the API shows it: whether it has a key, never the key."""
     return {

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..limits import DEFAULT_THREAD_TITLE
 from ..models import Message, Project, Thread, User, utcnow
-from ..pagination import Page, encode_cursor, newest_first
+from ..pagination import Page, decode_cursor, encode_cursor, newest_first
 
 
 def owned_project_or_404(user: User, project_id: int) -> Project:
@@ -126,3 +126,17 @@ def _page(rows: list, limit: int, keyed) -> Page:
         return Page(rows, None)
     last = keyed(rows[limit - 1])
     return Page(rows[:limit], encode_cursor(last.updated_at, last.id))
+
+
+def messages_page(thread: Thread, limit: int, cursor: str | None) -> Page[Message]:
+    """The latest `limit` messages before the cursor, oldest first; pages go back in time."""
+    query = select(Message).where(Message.thread_id == thread.id)
+    if cursor:
+        (before,) = decode_cursor(cursor, 1)
+        if not isinstance(before, int):
+            abort(400, description="The cursor is not valid; use next_cursor from a previous page.")
+        query = query.where(Message.id < before)
+    rows = list(db.session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit][::-1]
+    return Page(rows, encode_cursor(rows[0].id) if more else None)

@@ -1,0 +1,124 @@
+"""Chat through the JSON API: post, list, watch, stop and retry replies."""
+from __future__ import annotations
+
+import json
+
+from flask import abort, current_app, g, request
+
+from ..extensions import db
+from ..pagination import parse_limit
+from ..services import chat, replies_store, workspace
+from ..services.live import Delta, Ended
+from .. import sse
+from . import schemas
+from .routes import bp
+
+STOP_WAIT_SECONDS = 5.0
+
+
+def _wants_stream() -> bool:
+    return request.accept_mimetypes.best == "text/event-stream"
+
+
+def _json(data) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _start(start):
+    try:
+        return start()
+    except chat.ReplyConflict as exc:
+        abort(409, description=str(exc))
+
+
+@bp.get("/threads/<int:thread_id>/messages")
+def list_messages(thread_id: int):
+    """A thread's messages, oldest first within a page; next_cursor goes back in time."""
+    thread = workspace.owned_thread_or_404(g.user, thread_id)
+    page = workspace.messages_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
+    return {"messages": [schemas.message_json(m) for m in page.items], "next_cursor": page.next_cursor}
+
+
+@bp.post("/threads/<int:thread_id>/messages")
+def post_message(thread_id: int):
+    """Send a message; the thread's provider answers (JSON once done, or SSE as it streams)."""
+    thread = workspace.owned_thread_or_404(g.user, thread_id)
+    data = schemas.validate(schemas.MESSAGE_CREATE)
+    started = _start(lambda: chat.start_reply(thread, data["content"], current_app.config))
+    return _answer(started, 201)
+
+
+@bp.post("/messages/<int:message_id>/retry")
+def retry_message(message_id: int):
+    """Run the thread's latest failed, stopped or interrupted reply again."""
+    message = workspace.owned_message_or_404(g.user, message_id)
+    started = _start(lambda: chat.retry_reply(message, current_app.config))
+    return _answer(started, 200)
+
+
+@bp.post("/messages/<int:message_id>/stop")
+def stop_message(message_id: int):
+    """Stop a pending reply, keeping its partial text; answers once it has stopped."""
+    message = workspace.owned_message_or_404(g.user, message_id)
+    chat.stop_reply(message)
+    engine = db.engine
+    db.session.close()
+    return schemas.message_json(chat.wait_until_ended(engine, message_id, STOP_WAIT_SECONDS))
+
+
+@bp.get("/messages/<int:message_id>/stream")
+def watch_message(message_id: int):
+    """A reply as it streams: snapshot, then deltas, then done or error."""
+    message = workspace.owned_message_or_404(g.user, message_id)
+    snapshot = replies_store.view_of(message)
+    engine, heartbeat = db.engine, current_app.config["SSE_HEARTBEAT_SECONDS"]
+    after = sse.last_event_id(request, fallback=-1)
+    db.session.close()
+
+    def events():
+        offset = after
+        if offset < 0:  # a first connection gets what has arrived so far
+            text = chat.current_text(engine, snapshot)
+            yield sse.event(_json({"text": text, "status": snapshot.status}), "snapshot", len(text))
+            offset = len(text)
+        yield from _follow_events(engine, message_id, offset, heartbeat)
+
+    return sse.response(events())
+
+
+def _answer(started: chat.Started, status: int):
+    engine, heartbeat = db.engine, current_app.config["SSE_HEARTBEAT_SECONDS"]
+    db.session.close()  # nothing below may hold a connection while the provider works
+    if _wants_stream():
+        return sse.response(_started_events(engine, started, heartbeat))
+    ended = chat.wait_for_end(engine, started.reply.id)
+    reply = replies_store.load(engine, started.reply.id)
+    body = {"user_message": schemas.message_json(started.user_message) if started.user_message else None,
+            "assistant_message": schemas.message_json(reply)}
+    if reply.status == "error":
+        return {"error": reply.error, **body}, ended.http_status or 502
+    return body, status
+
+
+def _started_events(engine, started: chat.Started, heartbeat: float):
+    yield sse.event(_json({
+        "user_message": schemas.message_json(started.user_message) if started.user_message else None,
+        "assistant_message": schemas.message_json(started.reply),
+    }), "start")
+    yield from _follow_events(engine, started.reply.id, 0, heartbeat)
+
+
+def _follow_events(engine, message_id: int, after: int, heartbeat: float):
+    for item in chat.follow(engine, message_id, after, heartbeat):
+        if isinstance(item, Delta):
+            yield sse.event(_json({"text": item.text}), "delta", item.offset)
+        elif isinstance(item, Ended):
+            reply = replies_store.load(engine, message_id)
+            if reply.status == "error":
+                yield sse.event(_json({"error": reply.error, "assistant_message": schemas.message_json(reply)}),
+                                "error")
+            else:
+                yield sse.event(_json(schemas.message_json(reply)), "done")
+            return
+        else:
+            yield sse.comment()

@@ -1,0 +1,343 @@
+"""The life of a reply, without a request: start it, run it, watch it, stop or retry it."""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterator, Mapping
+
+from flask import current_app
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import providers
+from ..extensions import db
+from ..models import COMPLETE, ERROR, PENDING, RETRYABLE, STOPPED, Message, Thread, utcnow
+from ..providers.base import ProviderError, ReplyEnd, ReplyRequest, TextDelta
+from . import history, replies_store
+from .live import REPLIES, Delta, Ended, LiveReply, ReplyStopped
+from .replies_store import MessageView
+
+log = logging.getLogger(__name__)
+
+
+class ReplyConflict(Exception):
+    """The thread already has a reply in flight, or the message can't be retried."""
+
+
+@dataclass(frozen=True)
+class ReplyJob:
+    """Everything a runner needs, as plain data: no ORM object crosses into it."""
+
+    message_id: int
+    attempt: int
+    provider: str
+    request: ReplyRequest
+
+
+@dataclass(frozen=True)
+class Started:
+    """What a post created: the user's message (None on retry) and the pending reply."""
+
+    user_message: MessageView | None
+    reply: MessageView
+    job: ReplyJob
+
+
+# --- starting ---------------------------------------------------------------
+
+def start_reply(thread: Thread, content: str, config: Mapping) -> Started:
+    """Store the user's message and a pending reply in one short transaction, then run it."""
+    spec = providers.get(thread.model_provider)
+    user = Message(thread_id=thread.id, role="user", content=content, status=COMPLETE)
+    reply = Message(thread_id=thread.id, role="assistant", content="", status=PENDING, provider=spec.name,
+                    model=spec.model(config), attempt=1, heartbeat_at=utcnow())
+    thread.touch()
+    db.session.add_all([user, reply])
+    _commit_or_conflict("This thread is still writing a reply. Wait for it or stop it first.")
+    return _launch(thread, reply, user, config)
+
+
+def retry_reply(message: Message, config: Mapping) -> Started:
+    """Run the latest failed, stopped or interrupted reply again, in the same message."""
+    thread = message.thread
+    latest = db.session.scalar(select(Message.id).where(Message.thread_id == thread.id)
+                               .order_by(Message.id.desc()).limit(1))
+    if message.role != "assistant" or message.id != latest or message.status not in RETRYABLE:
+        raise ReplyConflict("Only the latest reply can be retried, once it has failed or stopped.")
+    spec = providers.get(thread.model_provider)
+    result = db.session.execute(
+        update(Message).where(Message.id == message.id, Message.status.in_(RETRYABLE)).values(
+            status=PENDING, attempt=Message.attempt + 1, content="", error=None, stop_reason=None,
+            input_tokens=None, output_tokens=None, stop_requested=False, heartbeat_at=utcnow(),
+            provider=spec.name, model=spec.model(config))
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise ReplyConflict("This reply is already being retried.")
+    thread.touch()
+    _commit_or_conflict("This thread is still writing a reply. Wait for it or stop it first.")
+    db.session.refresh(message)
+    return _launch(thread, message, None, config)
+
+
+def _commit_or_conflict(message: str) -> None:
+    try:
+        db.session.commit()
+    except IntegrityError:  # the one-pending-reply-per-thread index
+        db.session.rollback()
+        raise ReplyConflict(message) from None
+
+
+def _launch(thread: Thread, reply: Message, user: Message | None, config: Mapping) -> Started:
+    system = thread.project.instructions or None
+    budget = int(config["CONTEXT_BUDGET_TOKENS"]) - history.estimate_tokens(system or "")
+    turns = history.conversation(db.session, thread.id, reply.id, budget)
+    job = ReplyJob(reply.id, reply.attempt, providers.get(thread.model_provider).name, ReplyRequest(
+        turns=turns, system=system, model=reply.model, max_output_tokens=int(config["MAX_OUTPUT_TOKENS"])))
+    started = Started(replies_store.view_of(user) if user else None, replies_store.view_of(reply), job)
+    runner().start(job)
+    return started
+
+
+# --- stopping ---------------------------------------------------------------
+
+def stop_reply(message: Message) -> None:
+    """Ask a pending reply to stop, wherever its runner lives; ended replies stay as they are."""
+    db.session.execute(update(Message).where(Message.id == message.id, Message.status == PENDING)
+                       .values(stop_requested=True))
+    db.session.commit()
+    live = REPLIES.get(message.id)
+    if live is not None:
+        live.interrupt()
+
+
+def wait_until_ended(engine: Engine, message_id: int, timeout: float) -> MessageView:
+    """The stored message once it is no longer pending (or as it is after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        view = replies_store.load(engine, message_id)
+        if view is None or not view.pending or time.monotonic() >= deadline:
+            return view
+        time.sleep(0.1)
+
+
+# --- running ----------------------------------------------------------------
+
+class Runner:
+    """Runs replies in this process, one greenlet (or thread) each, and keeps them alive."""
+
+    def __init__(self, engine: Engine, config: Mapping):
+        self.engine = engine
+        self.config = config  # the app's live config; read without Flask
+        self.tick_seconds = float(config["REPLY_TICK_SECONDS"])
+        self.save_seconds = float(config["REPLY_SAVE_SECONDS"])
+        self.heartbeat_seconds = float(config["REPLY_HEARTBEAT_SECONDS"])
+        self.stale_seconds = float(config["REPLY_STALE_SECONDS"])
+        self._ticker: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._last_sweep = float("-inf")
+
+    def start(self, job: ReplyJob) -> LiveReply:
+        """Run a reply in the background of this process."""
+        live = LiveReply(job.message_id, job.attempt)
+        REPLIES.add(live)
+        self.ensure_ticker()
+        threading.Thread(target=self.run, args=(job, live), daemon=True,
+                         name=f"reply-{job.message_id}").start()
+        return live
+
+    def run(self, job: ReplyJob, live: LiveReply) -> None:
+        """Call the provider, pass on each delta, then store how the reply ended."""
+        usage: ReplyEnd | None = None
+        outcome: dict = {"status": COMPLETE}
+        http_status = None
+        try:
+            live.begin_streaming()
+            adapter = providers.adapter_for(job.provider, self.config)
+            stream = adapter.stream(job.request)
+            try:
+                for event in stream:
+                    if live.stop_requested:
+                        raise ReplyStopped
+                    if isinstance(event, TextDelta):
+                        live.add(event.text)
+                    elif isinstance(event, ReplyEnd):
+                        usage = event
+            finally:
+                stream.close()
+        except ReplyStopped:
+            outcome = {"status": STOPPED, "stop_reason": "user_stopped"}
+        except ProviderError as exc:
+            outcome = {"status": ERROR, "error": exc.message}
+            http_status = exc.status
+        except Exception:  # a bug must still end the reply, never leave it pending
+            log.exception("Reply %s failed unexpectedly", job.message_id)
+            outcome = {"status": ERROR, "error": "The reply failed unexpectedly. Retry to try again."}
+            http_status = 500
+        finally:
+            live.end_streaming()
+        if usage is not None:
+            outcome.setdefault("stop_reason", usage.stop_reason)
+            outcome.update(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+            if usage.model:
+                outcome["model"] = usage.model
+        self._store(job, live, outcome, http_status)
+
+    def _store(self, job: ReplyJob, live: LiveReply, outcome: dict, http_status: int | None) -> None:
+        try:
+            replies_store.finish(self.engine, job.message_id, job.attempt, content=live.text(), **outcome)
+        except Exception:
+            log.exception("Could not store reply %s; the sweeper will mark it interrupted", job.message_id)
+        finally:
+            REPLIES.remove(live)
+            live.end(outcome["status"], http_status)
+
+    # The ticker, not the deltas, saves partial text, beats and acts on Stop,
+    # so a silent provider can still be stopped and a dead runner is noticed.
+    def ensure_ticker(self) -> None:
+        """Start this process's ticker unless it runs; it ends when no reply is left."""
+        with self._lock:
+            if self._ticker is None:
+                self._ticker = threading.Thread(target=self._tick_while_busy, daemon=True, name="reply-ticker")
+                self._ticker.start()
+
+    def _tick_while_busy(self) -> None:
+        last_save = last_beat = 0.0
+        while True:
+            time.sleep(self.tick_seconds)
+            with self._lock:
+                if not REPLIES.all():
+                    self._ticker = None
+                    return
+            now = time.monotonic()
+            save, beat = now - last_save >= self.save_seconds, now - last_beat >= self.heartbeat_seconds
+            try:
+                self.tick(save=save, beat=beat)
+            except Exception:
+                log.exception("Reply ticker failed; trying again")
+                continue
+            last_save = now if save else last_save
+            last_beat = now if beat else last_beat
+            self.maybe_sweep()
+
+    def tick(self, save: bool = True, beat: bool = True) -> None:
+        """One round: act on stop requests, save partial text, bump the heartbeat."""
+        live = REPLIES.all()
+        for message_id in replies_store.stop_requested(self.engine, [r.message_id for r in live]):
+            reply = REPLIES.get(message_id)
+            if reply is not None:
+                reply.interrupt()
+        if save:
+            changed = [r for r in live if r.length != r.saved_length]
+            replies_store.save_partials(self.engine, [(r.message_id, r.attempt, r.text()) for r in changed])
+            for reply in changed:
+                reply.saved_length = reply.length
+        if beat:
+            replies_store.beat(self.engine, [(r.message_id, r.attempt) for r in live])
+
+    def maybe_sweep(self) -> None:
+        """Mark replies whose runner died as interrupted, at most a few times per stale period."""
+        now = time.monotonic()
+        if now - self._last_sweep >= self.stale_seconds / 4:
+            self._last_sweep = now
+            replies_store.sweep_stale(self.engine, self.stale_seconds,
+                                      exclude=[r.message_id for r in REPLIES.all()])
+
+    def shutdown(self, grace_seconds: float) -> None:
+        """Let running replies finish for a while, then store the rest as interrupted."""
+        deadline = time.monotonic() + grace_seconds
+        while REPLIES.all() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for live in REPLIES.all():
+            replies_store.finish(self.engine, live.message_id, live.attempt, content=live.text(),
+                                 status="interrupted",
+                                 error="The server restarted while writing this reply. Retry to get an answer.")
+            live.end("interrupted")
+
+
+def runner() -> Runner:
+    """The current app's runner."""
+    return current_app.extensions["reply_runner"]
+
+
+def init_app(app) -> None:
+    """Give the app its runner, bound to its engine and configuration."""
+    with app.app_context():
+        app.extensions["reply_runner"] = Runner(db.engine, app.config)
+
+
+# --- watching ---------------------------------------------------------------
+
+def current_text(engine: Engine, stored: MessageView) -> str:
+    """The text a reply has so far: live in this process, else as last saved."""
+    live = REPLIES.get(stored.id)
+    if live is not None:
+        return live.text()
+    latest = replies_store.load(engine, stored.id)
+    return latest.content if latest is not None else stored.content
+
+
+def wait_for_end(engine: Engine, message_id: int) -> Ended:
+    """Block (cooperatively) until the reply is stored."""
+    for item in follow(engine, message_id, 0, heartbeat_seconds=3600):
+        if isinstance(item, Ended):
+            return item
+    return Ended("error")
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """Nothing new for a while; streams send a comment so proxies keep the connection."""
+
+
+def follow(engine: Engine, message_id: int, after: int, heartbeat_seconds: float,
+           poll_seconds: float = 1.0) -> Iterator[Delta | Heartbeat | Ended]:
+    """Text of a reply after offset `after`, as it comes, then Ended once it is stored.
+
+    A reply running in this process is followed live; one running elsewhere by polling the
+    partial text its runner saves about once a second.
+    """
+    live = REPLIES.get(message_id)
+    if live is not None:
+        yield from _follow_live(live, after, heartbeat_seconds)
+    else:
+        yield from _follow_stored(engine, message_id, after, heartbeat_seconds, poll_seconds)
+
+
+def _follow_live(live: LiveReply, after: int, heartbeat_seconds: float):
+    text, length, watcher = live.watch()
+    try:
+        if length > after:
+            yield Delta(text[after:], length)
+        while True:
+            try:
+                event = watcher.get(timeout=heartbeat_seconds)
+            except queue.Empty:
+                yield Heartbeat()
+                continue
+            yield event
+            if isinstance(event, Ended):
+                return
+    finally:
+        live.unwatch(watcher)
+
+
+def _follow_stored(engine: Engine, message_id: int, after: int, heartbeat_seconds: float, poll_seconds: float):
+    offset, silent_since = after, time.monotonic()
+    while True:
+        view = replies_store.load(engine, message_id)
+        if view is None:
+            return
+        if len(view.content) > offset and view.pending:
+            yield Delta(view.content[offset:], len(view.content))
+            offset, silent_since = len(view.content), time.monotonic()
+        if not view.pending:
+            yield Ended(view.status)
+            return
+        if time.monotonic() - silent_since >= heartbeat_seconds:
+            yield Heartbeat()
+            silent_since = time.monotonic()
+        time.sleep(poll_seconds)

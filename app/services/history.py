@@ -1,0 +1,65 @@
+"""A thread's earlier messages as the turns a provider sees, within the context budget."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import COMPLETE, STOPPED, Message
+from ..providers.base import Turn
+
+BATCH = 200
+# Replies that count as said: stopped ones too, since the user saw their text.
+SAID = (COMPLETE, STOPPED)
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap token estimate: about four characters a token, plus a little per turn."""
+    return len(text) // 4 + 4
+
+
+def conversation(session: Session, thread_id: int, before_id: int, budget: int) -> tuple[Turn, ...]:
+    """The turns before message `before_id`, newest kept first until the budget is spent.
+
+    Failed, interrupted or empty assistant turns are left out; consecutive turns of one role
+    are joined, since providers expect the roles to alternate.
+    """
+    kept: list[tuple[str, str]] = []
+    cursor = before_id
+    while budget > 0:
+        rows = session.execute(
+            select(Message.id, Message.role, Message.content, Message.status)
+            .where(Message.thread_id == thread_id, Message.id < cursor)
+            .order_by(Message.id.desc()).limit(BATCH)
+        ).all()
+        for row in rows:
+            if not _said(row.role, row.content, row.status):
+                continue
+            cost = estimate_tokens(row.content)
+            if cost > budget and kept:  # the latest user message is kept whatever it costs
+                budget = 0
+                break
+            budget -= cost
+            kept.append((row.role, row.content))
+        if len(rows) < BATCH:
+            break
+        cursor = rows[-1].id
+    return _alternate(reversed(kept))
+
+
+def _said(role: str, content: str, status: str) -> bool:
+    if role == "user":
+        return bool(content.strip())
+    return status in SAID and bool(content.strip())
+
+
+def _alternate(turns) -> tuple[Turn, ...]:
+    merged: list[Turn] = []
+    for role, text in turns:
+        if merged and merged[-1].role == role:
+            merged[-1] = Turn(role, merged[-1].text + "\n\n" + text)
+        else:
+            merged.append(Turn(role, text))
+    # A conversation starts with the user: drop a leading reply whose question fell off the budget.
+    while merged and merged[0].role != "user":
+        merged.pop(0)
+    return tuple(merged)

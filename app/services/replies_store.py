@@ -1,0 +1,115 @@
+"""The runner's database writes: short Core statements on the engine, no Flask, no ORM session.
+
+Every write of a runner lands only while the reply is still its own attempt, so a late
+runner never overwrites a retried or swept reply.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from sqlalchemy import Engine, and_, bindparam, select, update
+
+from ..models import INTERRUPTED, PENDING, RETRYABLE, Message, utcnow
+
+messages = Message.__table__
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """A stored message as plain data, safe to use after the session has closed."""
+
+    id: int
+    thread_id: int
+    role: str
+    content: str
+    status: str
+    provider: str | None
+    model: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    stop_reason: str | None
+    error: str | None
+    attempt: int
+    created_at: datetime
+
+    @property
+    def pending(self) -> bool:
+        return self.status == PENDING
+
+    @property
+    def retryable(self) -> bool:
+        return self.role == "assistant" and self.status in RETRYABLE
+
+
+VIEW_COLUMNS = [messages.c[name] for name in MessageView.__dataclass_fields__]
+
+
+def view_of(row) -> MessageView:
+    """A MessageView from a row or an ORM Message."""
+    return MessageView(**{name: getattr(row, name) for name in MessageView.__dataclass_fields__})
+
+
+def load(engine: Engine, message_id: int) -> MessageView | None:
+    """The stored message, read in its own short connection."""
+    with engine.connect() as conn:
+        row = conn.execute(select(*VIEW_COLUMNS).where(messages.c.id == message_id)).first()
+    return view_of(row) if row is not None else None
+
+
+def _own_attempt(message_id_param="m_id", attempt_param="m_attempt"):
+    return and_(messages.c.id == bindparam(message_id_param), messages.c.status == PENDING,
+                messages.c.attempt == bindparam(attempt_param))
+
+
+def save_partials(engine: Engine, partials: Iterable[tuple[int, int, str]]) -> None:
+    """Keep the text so far of several replies, and their heartbeat, in one transaction."""
+    rows = [{"m_id": i, "m_attempt": a, "text": t, "now": utcnow()} for i, a, t in partials]
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(update(messages).where(_own_attempt())
+                         .values(content=bindparam("text"), heartbeat_at=bindparam("now")), rows)
+
+
+def beat(engine: Engine, replies: Iterable[tuple[int, int]]) -> None:
+    """Bump the heartbeat of the replies this process is running."""
+    rows = [{"m_id": i, "m_attempt": a, "now": utcnow()} for i, a in replies]
+    if rows:
+        with engine.begin() as conn:
+            conn.execute(update(messages).where(_own_attempt()).values(heartbeat_at=bindparam("now")), rows)
+
+
+def stop_requested(engine: Engine, ids: list[int]) -> set[int]:
+    """Which of these replies someone asked to stop (from any process)."""
+    if not ids:
+        return set()
+    with engine.connect() as conn:
+        return set(conn.execute(
+            select(messages.c.id).where(messages.c.id.in_(ids), messages.c.stop_requested.is_(True))
+        ).scalars())
+
+
+def finish(engine: Engine, message_id: int, attempt: int, **values) -> bool:
+    """Store how a reply ended; False when it is no longer this runner's attempt."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(messages).where(_own_attempt()).values(heartbeat_at=utcnow(), **values),
+            {"m_id": message_id, "m_attempt": attempt},
+        )
+    return result.rowcount == 1
+
+
+def sweep_stale(engine: Engine, stale_seconds: float, exclude: Iterable[int] = ()) -> int:
+    """Mark pending replies whose runner stopped beating as interrupted; they can be retried."""
+    cutoff = utcnow() - timedelta(seconds=stale_seconds)
+    query = update(messages).where(messages.c.status == PENDING, messages.c.heartbeat_at < cutoff)
+    excluded = list(exclude)
+    if excluded:
+        query = query.where(messages.c.id.not_in(excluded))
+    with engine.begin() as conn:
+        result = conn.execute(query.values(
+            status=INTERRUPTED,
+            error="The server stopped while writing this reply. Retry to get an answer.",
+        ))
+    return result.rowcount
