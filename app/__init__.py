@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from . import config, providers
 from .extensions import csrf, db, login, migrate
+from .markdown import render_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +41,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     htmx.init_app(app)
     app.jinja_env.globals["provider_spec"] = providers.get
+    app.jinja_env.filters["markdown"] = render_markdown
 
     from . import cli, errors
     from .services import chat

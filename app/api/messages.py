@@ -91,7 +91,7 @@ def _answer(started: chat.Started, status: int):
     db.session.close()  # nothing below may hold a connection while the provider works
     if _wants_stream():
         return sse.response(_started_events(engine, started, heartbeat))
-    ended = chat.wait_for_end(engine, started.reply.id)
+    ended = chat.wait_for_end(engine, started)
     reply = replies_store.load(engine, started.reply.id)
     body = {"user_message": schemas.message_json(started.user_message) if started.user_message else None,
             "assistant_message": schemas.message_json(reply)}
@@ -105,11 +105,11 @@ def _started_events(engine, started: chat.Started, heartbeat: float):
         "user_message": schemas.message_json(started.user_message) if started.user_message else None,
         "assistant_message": schemas.message_json(started.reply),
     }), "start")
-    yield from _follow_events(engine, started.reply.id, 0, heartbeat)
+    yield from _follow_events(engine, started.reply.id, 0, heartbeat, started.live)
 
 
-def _follow_events(engine, message_id: int, after: int, heartbeat: float):
-    for item in chat.follow(engine, message_id, after, heartbeat):
+def _follow_events(engine, message_id: int, after: int, heartbeat: float, live=None):
+    for item in chat.follow(engine, message_id, after, heartbeat, live=live):
         if isinstance(item, Delta):
             yield sse.event(_json({"text": item.text}), "delta", item.offset)
         elif isinstance(item, Ended):

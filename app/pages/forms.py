@@ -4,7 +4,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from .. import providers
-from ..limits import PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX, THREAD_TITLE_MAX
+from ..limits import MESSAGE_CONTENT_MAX, PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX, THREAD_TITLE_MAX
 
 
 def strip(value):
@@ -34,3 +34,12 @@ class ThreadForm(FlaskForm):
 
 class RenameThreadForm(FlaskForm):
     title = StringField("Title", filters=[strip], validators=[DataRequired(), Length(max=THREAD_TITLE_MAX)])
+
+
+class ChatForm(FlaskForm):
+    content = TextAreaField("Message", validators=[DataRequired("Type a message first."),
+                                                   Length(max=MESSAGE_CONTENT_MAX)])
+
+    def validate_content(self, field):
+        if not field.data.strip():
+            raise ValidationError("Type a message first.")

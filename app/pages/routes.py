@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from ..htmx import is_htmx, render_page
+from ..htmx import is_htmx, render_blocks, render_page
 from ..pagination import parse_limit
 from ..services import workspace
 from .forms import ProjectForm, RenameThreadForm, ThreadForm
@@ -97,9 +97,11 @@ def delete_project(project_id: int):
 
 @bp.get("/threads/<int:thread_id>")
 def thread(thread_id: int):
-    """A thread: its messages and the chat form."""
+    """A thread: its latest messages and the chat form."""
+    from .chat import thread_context
+
     thread = workspace.owned_thread_or_404(current_user, thread_id)
-    return render_page("pages/thread.html", thread=thread, rename_form=RenameThreadForm(obj=thread, formdata=None))
+    return render_page("pages/thread.html", **thread_context(thread))
 
 
 @bp.post("/threads/<int:thread_id>/rename")
@@ -108,11 +110,11 @@ def rename_thread(thread_id: int):
     thread = workspace.owned_thread_or_404(current_user, thread_id)
     form = RenameThreadForm()
     if not form.validate_on_submit():
-        return render_page("pages/thread.html", "thread_header", thread=thread, rename_form=form), 400
+        return render_blocks("pages/thread.html", "thread_header", thread=thread, rename_form=form), 400
     workspace.rename_thread(thread, form.title.data)
     if is_htmx():
-        return render_page("pages/thread.html", "thread_header", thread=thread,
-                           rename_form=RenameThreadForm(obj=thread, formdata=None))
+        return render_blocks("pages/thread.html", "thread_header", thread=thread,
+                             rename_form=RenameThreadForm(obj=thread, formdata=None))
     return redirect(url_for("pages.thread", thread_id=thread.id), code=303)
 
 

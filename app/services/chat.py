@@ -43,7 +43,7 @@ class Started:
 
     user_message: MessageView | None
     reply: MessageView
-    job: ReplyJob
+    live: LiveReply  # followed directly, so a reply that ends at once still streams its text
 
 
 # --- starting ---------------------------------------------------------------
@@ -97,9 +97,8 @@ def _launch(thread: Thread, reply: Message, user: Message | None, config: Mappin
     turns = history.conversation(db.session, thread.id, reply.id, budget)
     job = ReplyJob(reply.id, reply.attempt, providers.get(thread.model_provider).name, ReplyRequest(
         turns=turns, system=system, model=reply.model, max_output_tokens=int(config["MAX_OUTPUT_TOKENS"])))
-    started = Started(replies_store.view_of(user) if user else None, replies_store.view_of(reply), job)
-    runner().start(job)
-    return started
+    views = (replies_store.view_of(user) if user else None, replies_store.view_of(reply))
+    return Started(*views, runner().start(job))
 
 
 # --- stopping ---------------------------------------------------------------
@@ -280,9 +279,9 @@ def current_text(engine: Engine, stored: MessageView) -> str:
     return latest.content if latest is not None else stored.content
 
 
-def wait_for_end(engine: Engine, message_id: int) -> Ended:
+def wait_for_end(engine: Engine, started: Started) -> Ended:
     """Block (cooperatively) until the reply is stored."""
-    for item in follow(engine, message_id, 0, heartbeat_seconds=3600):
+    for item in follow(engine, started.reply.id, 0, heartbeat_seconds=3600, live=started.live):
         if isinstance(item, Ended):
             return item
     return Ended("error")
@@ -294,13 +293,13 @@ class Heartbeat:
 
 
 def follow(engine: Engine, message_id: int, after: int, heartbeat_seconds: float,
-           poll_seconds: float = 1.0) -> Iterator[Delta | Heartbeat | Ended]:
+           poll_seconds: float = 1.0, live: LiveReply | None = None) -> Iterator[Delta | Heartbeat | Ended]:
     """Text of a reply after offset `after`, as it comes, then Ended once it is stored.
 
     A reply running in this process is followed live; one running elsewhere by polling the
     partial text its runner saves about once a second.
     """
-    live = REPLIES.get(message_id)
+    live = live or REPLIES.get(message_id)
     if live is not None:
         yield from _follow_live(live, after, heartbeat_seconds)
     else:

@@ -1,0 +1,129 @@
+"""Chat on the thread page: post, watch, stop and retry replies as HTML streams."""
+from __future__ import annotations
+
+from flask import current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup, escape
+
+from .. import sse
+from ..extensions import db
+from ..htmx import is_htmx, render_blocks
+from ..pagination import parse_limit
+from ..services import chat, replies_store, workspace
+from ..services.live import Delta, Ended
+from .forms import ChatForm, RenameThreadForm
+from .routes import bp
+
+SENTINEL = "\x00text\x00"
+
+
+def thread_context(thread, chat_form=None, conflict=None) -> dict:
+    """What the thread page and its blocks render from."""
+    page = workspace.messages_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
+    return {
+        "thread": thread, "page": page, "watch": True,
+        "latest_id": page.items[-1].id if page.items else None,
+        "pending": any(m.pending for m in page.items),
+        "chat_form": chat_form or ChatForm(formdata=None), "conflict": conflict,
+        "rename_form": RenameThreadForm(obj=thread, formdata=None),
+    }
+
+
+@bp.get("/threads/<int:thread_id>/earlier")
+def earlier_messages(thread_id: int):
+    """An older page of messages, for "Load earlier"."""
+    thread = workspace.owned_thread_or_404(current_user, thread_id)
+    context = thread_context(thread)
+    context["latest_id"] = None  # the retry button belongs to the newest page only
+    return render_blocks("pages/thread.html", "messages", **context)
+
+
+@bp.post("/threads/<int:thread_id>/messages")
+def post_message(thread_id: int):
+    """Send a message; htmx gets the reply's stream, a plain post a redirect to the thread."""
+    thread = workspace.owned_thread_or_404(current_user, thread_id)
+    form = ChatForm()
+    if not form.validate_on_submit():
+        return _composer(thread, form, None, 400)
+    try:
+        started = chat.start_reply(thread, form.content.data, current_app.config)
+    except chat.ReplyConflict as exc:
+        return _composer(thread, form, str(exc), 409)
+    return _reply_stream(thread, started, with_user_message=True)
+
+
+@bp.post("/messages/<int:message_id>/retry")
+def retry_message(message_id: int):
+    """Run the latest failed or stopped reply again and stream it."""
+    message = workspace.owned_message_or_404(current_user, message_id)
+    thread = message.thread
+    try:
+        started = chat.retry_reply(message, current_app.config)
+    except chat.ReplyConflict as exc:
+        return _composer(thread, ChatForm(formdata=None), str(exc), 409)
+    return _reply_stream(thread, started, with_user_message=False)
+
+
+@bp.post("/messages/<int:message_id>/stop")
+def stop_message(message_id: int):
+    """Stop a pending reply; its stream delivers the stopped message."""
+    message = workspace.owned_message_or_404(current_user, message_id)
+    thread_id = message.thread_id
+    chat.stop_reply(message)
+    if is_htmx():
+        return "", 204
+    return redirect(url_for("pages.thread", thread_id=thread_id), code=303)
+
+
+@bp.get("/messages/<int:message_id>/stream")
+def message_stream(message_id: int):
+    """A pending reply's stream for a reloaded page or a second tab, from where it left off."""
+    message = workspace.owned_message_or_404(current_user, message_id)
+    after = sse.last_event_id(request, fallback=len(message.content))
+    return _stream(message.id, after)
+
+
+def _composer(thread, form, conflict, status):
+    context = thread_context(thread, form, conflict)
+    if not is_htmx():
+        return render_template("pages/thread.html", **context), status
+    html = Markup(render_blocks("pages/thread.html", "composer", **context))
+    return render_template("pages/_replace.html", target="composer", html=html), status
+
+
+def _reply_stream(thread, started: chat.Started, with_user_message: bool):
+    if not is_htmx():
+        return redirect(url_for("pages.thread", thread_id=thread.id), code=303)
+    items = [started.user_message] if with_user_message else []
+    first = "".join(render_template("pages/_message.html", message=m, watch=False, latest_id=None)
+                    for m in [*items, started.reply])
+    if with_user_message:  # a fresh, empty composer once the message is on its way
+        first += render_template("pages/_replace.html", target="composer",
+                                 html=Markup(render_blocks("pages/thread.html", "composer",
+                                                           **thread_context(thread))))
+    return _stream(started.reply.id, 0, first, started.live)
+
+
+def _stream(message_id: int, after: int, first: str | None = None, live=None):
+    engine, heartbeat = db.engine, current_app.config["SSE_HEARTBEAT_SECONDS"]
+    generate_csrf()  # cached on g now, so rendering the final message never touches the session
+    # The delta wrapper is rendered once; each delta is only escaped into it.
+    prefix, suffix = render_template("pages/_delta.html", message_id=message_id, text=SENTINEL).split(SENTINEL)
+    db.session.close()  # no connection is held while the provider works
+
+    def events():
+        if first is not None:
+            yield sse.event(first)
+        for item in chat.follow(engine, message_id, after, heartbeat, live=live):
+            if isinstance(item, Delta):
+                yield sse.event(prefix + escape(item.text) + suffix, id=item.offset)
+            elif isinstance(item, Ended):
+                message = replies_store.load(engine, message_id)
+                yield sse.event(render_template("pages/_final.html", message=message, watch=False,
+                                                latest_id=message.id))
+                return
+            else:
+                yield sse.comment()
+
+    return sse.response(events())
