@@ -220,3 +220,20 @@ def scripted():
     yield adapter
     providers.PROVIDERS.update(saved)
     providers._adapter.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def fake_provider_server():
+    """One wire-level fake of the three provider APIs for the whole run."""
+    from tests.fake_provider import FakeProvider
+
+    server = FakeProvider().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_provider(fake_provider_server):
+    """The fake provider server, with its history, failure counts and reply settings reset."""
+    fake_provider_server.reset()
+    return fake_provider_server

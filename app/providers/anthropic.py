@@ -1,0 +1,84 @@
+"""Anthropic Claude through the `anthropic` SDK (Messages API, streaming)."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import anthropic
+import httpx2
+
+from .base import (
+    Event, ProviderSettings, ProviderSpec, ReplyEnd, ReplyRequest, TextDelta, status_error, transport_error,
+)
+
+LABEL = "Anthropic Claude"
+# An `event: error` inside a stream arrives with HTTP status 200; its type says what happened.
+ERROR_TYPE_STATUS = {
+    "invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
+    "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
+    "rate_limit_error": 429, "api_error": 500, "timeout_error": 504, "overloaded_error": 529,
+}
+
+
+class AnthropicAdapter:
+    """Anthropic Claude adapter."""
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        if not settings.api_key:
+            raise SPEC.missing_key_error()
+        self.settings = settings
+        self._client = anthropic.Anthropic(
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            open_telemetry={},  # given explicitly, so the ANTHROPIC_OPEN_TELEMETRY* variables are not read
+        )
+        # The SDK merges ANTHROPIC_CUSTOM_HEADERS into every request; only our settings shape requests.
+        self._client._custom_headers = {}
+
+    def stream(self, request: ReplyRequest) -> Iterator[Event]:
+        """Yield the reply's text deltas, then one ReplyEnd; see Adapter.stream."""
+        input_tokens = output_tokens = stop_reason = None
+        model = request.model
+        try:
+            # The `with` closes the HTTP response when the caller closes this generator (Stop).
+            with self._client.messages.create(
+                model=request.model,
+                max_tokens=request.max_output_tokens,
+                system=request.system or anthropic.omit,
+                messages=[{"role": turn.role, "content": turn.text} for turn in request.turns],
+                stream=True,
+            ) as events:
+                for event in events:
+                    if event.type == "content_block_delta":
+                        if event.delta.type == "text_delta" and event.delta.text:
+                            yield TextDelta(event.delta.text)
+                    elif event.type == "message_start":
+                        input_tokens, model = event.message.usage.input_tokens, event.message.model
+                    elif event.type == "message_delta":
+                        stop_reason, output_tokens = event.delta.stop_reason, event.usage.output_tokens
+                        input_tokens = event.usage.input_tokens or input_tokens
+        except anthropic.APIStatusError as exc:
+            midway = exc.status_code == 200
+            status = ERROR_TYPE_STATUS.get(exc.type or "") if midway else exc.status_code
+            raise status_error(LABEL, status, midway=midway) from exc
+        except anthropic.APIConnectionError as exc:
+            raise transport_error(LABEL, self.settings, exc.__cause__, midway=False) from exc
+        except httpx2.HTTPError as exc:
+            # While a stream is read, transport errors escape the SDK unwrapped.
+            raise transport_error(LABEL, self.settings, exc, midway=True) from exc
+        except anthropic.AnthropicError as exc:
+            raise status_error(LABEL, None) from exc
+        yield ReplyEnd(input_tokens, output_tokens, stop_reason, model)
+
+
+SPEC = ProviderSpec(
+    name="anthropic",
+    label=LABEL,
+    default_model="claude-sonnet-5-5",
+    default_base_url="https://api.anthropic.com",
+    key_vars=('ANTHROPIC_API_KEY',),
+    base_url_var="ANTHROPIC_BASE_URL",
+    model_var="ANTHROPIC_MODEL",
+    adapter_class=AnthropicAdapter,
+)

@@ -1,0 +1,81 @@
+"""DeepSeek through the `openai` SDK pointed at DeepSeek's OpenAI-compatible endpoint."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import openai
+
+from .base import (
+    Event, ProviderSettings, ProviderSpec, ReplyEnd, ReplyRequest, TextDelta, status_error, transport_error,
+)
+
+LABEL = "DeepSeek"
+
+
+class DeepSeekAdapter:
+    """DeepSeek adapter."""
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        if not settings.api_key:
+            raise SPEC.missing_key_error()
+        self.settings = settings
+        self._client = openai.OpenAI(
+            api_key=settings.api_key,
+            base_url=settings.base_url,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+        )
+        # The SDK fills these from OPENAI_ORG_ID, OPENAI_PROJECT_ID and OPENAI_CUSTOM_HEADERS and sends
+        # them with every request; only our settings may shape what DeepSeek receives.
+        self._client.organization = self._client.project = None
+        self._client._custom_headers = {}
+
+    def stream(self, request: ReplyRequest) -> Iterator[Event]:
+        """Yield the reply's text deltas, then one ReplyEnd; see Adapter.stream."""
+        messages = [{"role": "system", "content": request.system}] if request.system else []
+        messages += [{"role": turn.role, "content": turn.text} for turn in request.turns]
+        usage = stop_reason = None
+        model = request.model
+        opened = False
+        try:
+            # The sync openai Stream sits in a reference cycle: only `with` closes it promptly on Stop.
+            with self._client.chat.completions.create(
+                model=request.model,
+                messages=messages,
+                max_tokens=request.max_output_tokens,
+                stream=True,
+                stream_options={"include_usage": True},
+            ) as chunks:
+                opened = True
+                for chunk in chunks:
+                    model, usage = chunk.model or model, chunk.usage or usage
+                    for choice in chunk.choices[:1]:
+                        if choice.delta.content:
+                            yield TextDelta(choice.delta.content)
+                        stop_reason = choice.finish_reason or stop_reason
+        except openai.APIStatusError as exc:
+            raise status_error(LABEL, exc.status_code) from exc
+        except openai.APIConnectionError as exc:
+            # Timeouts and broken connections come wrapped, mid-stream too; the cause says which.
+            raise transport_error(LABEL, self.settings, exc.__cause__, midway=opened) from exc
+        except openai.APIError as exc:
+            # An error object inside the stream.
+            raise status_error(LABEL, exc.code if isinstance(exc.code, int) else None, midway=True) from exc
+        yield ReplyEnd(
+            input_tokens=usage.prompt_tokens if usage else None,
+            output_tokens=usage.completion_tokens if usage else None,
+            stop_reason=stop_reason,
+            model=model,
+        )
+
+
+SPEC = ProviderSpec(
+    name="deepseek",
+    label=LABEL,
+    default_model="deepseek-chat",
+    default_base_url="https://api.deepseek.com",
+    key_vars=('DEEPSEEK_API_KEY',),
+    base_url_var="DEEPSEEK_BASE_URL",
+    model_var="DEEPSEEK_MODEL",
+    adapter_class=DeepSeekAdapter,
+)

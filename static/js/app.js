@@ -1,0 +1,38 @@
+// Small behaviours beyond htmx. Every script lives in static/ so a strict CSP can forbid inline ones.
+(function () {
+  "use strict";
+
+  // Enter sends, Shift+Enter makes a new line.
+  document.addEventListener("keydown", function (event) {
+    var field = event.target;
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    if (!field.matches || !field.matches("#composer textarea")) return;
+    event.preventDefault();
+    if (field.value.trim()) field.form.requestSubmit();
+  });
+
+  // Copy buttons on code blocks.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) return;
+    var code = button.closest(".code-block").querySelector("code");
+    navigator.clipboard.writeText(code.innerText).then(function () {
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = "Copy"; }, 1500);
+    });
+  });
+
+  // Keep the newest text in view while a reply streams, unless the reader scrolled up.
+  var pinned = true;
+  function nearBottom() {
+    return window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 80;
+  }
+  window.addEventListener("scroll", function () { pinned = nearBottom(); }, { passive: true });
+  var messages = document.getElementById("messages");
+  if (messages) {
+    new MutationObserver(function () {
+      if (pinned) window.scrollTo(0, document.documentElement.scrollHeight);
+    }).observe(messages, { childList: true, subtree: true, characterData: true });
+    window.scrollTo(0, document.documentElement.scrollHeight);
+  }
+})();
