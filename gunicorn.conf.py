@@ -21,5 +21,32 @@ preload_app = True
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
+# Several instances may run on one machine; a shared control socket path would collide.
+control_socket_disable = True
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+
+
+def post_worker_init(worker):
+    """On SIGTERM, start the replies' grace period at once, beside gunicorn's own draining.
+
+    The open reply streams end when their replies do, so the worker can exit in time.
+    """
+    import signal
+
+    import gevent
+
+    app = worker.wsgi
+    runner = app.extensions["reply_runner"]
+
+    def begin_shutdown(signum, frame):
+        worker.handle_exit(signum, frame)
+        # A signal handler runs in the event loop: it may only schedule the work.
+        gevent.spawn(runner.shutdown, app.config["SHUTDOWN_GRACE_SECONDS"])
+
+    signal.signal(signal.SIGTERM, begin_shutdown)
+
+
+def worker_exit(server, worker):
+    """Whatever is still running when the worker exits is stored as interrupted."""
+    worker.wsgi.extensions["reply_runner"].shutdown(0)

@@ -33,9 +33,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     csrf.init_app(app)
     login.init_app(app)
 
-    from . import auth, htmx, pages
+    from . import auth, health, htmx, pages
     from .api import bp as api_bp
 
+    app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api_bp)

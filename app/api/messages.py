@@ -35,6 +35,7 @@ def _start(start):
 def list_messages(thread_id: int):
     """A thread's messages, oldest first within a page; next_cursor goes back in time."""
     thread = workspace.owned_thread_or_404(g.user, thread_id)
+    chat.runner().maybe_sweep()
     page = workspace.messages_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
     return {"messages": [schemas.message_json(m) for m in page.items], "next_cursor": page.next_cursor}
 
@@ -69,6 +70,7 @@ def stop_message(message_id: int):
 @bp.get("/messages/<int:message_id>/stream")
 def watch_message(message_id: int):
     """A reply as it streams: snapshot, then deltas, then done or error."""
+    chat.runner().maybe_sweep()
     message = workspace.owned_message_or_404(g.user, message_id)
     snapshot = replies_store.view_of(message)
     engine, heartbeat = db.engine, current_app.config["SSE_HEARTBEAT_SECONDS"]

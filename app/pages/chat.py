@@ -20,6 +20,7 @@ SENTINEL = "\x00text\x00"
 
 def thread_context(thread, chat_form=None, conflict=None) -> dict:
     """What the thread page and its blocks render from."""
+    chat.runner().maybe_sweep()  # a reply whose runner died shows as interrupted, with Retry
     page = workspace.messages_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
     return {
         "thread": thread, "page": page, "watch": True,
@@ -117,7 +118,7 @@ def _stream(message_id: int, after: int, first: str | None = None, live=None):
             yield sse.event(first)
         for item in chat.follow(engine, message_id, after, heartbeat, live=live):
             if isinstance(item, Delta):
-                yield sse.event(prefix + escape(item.text) + suffix, id=item.offset)
+                yield sse.event(prefix + str(escape(item.text)) + suffix, id=item.offset)
             elif isinstance(item, Ended):
                 message = replies_store.load(engine, message_id)
                 yield sse.event(render_template("pages/_final.html", message=message, watch=False,

@@ -14,13 +14,14 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import providers
 from ..extensions import db
-from ..models import COMPLETE, ERROR, PENDING, RETRYABLE, STOPPED, Message, Thread, utcnow
+from ..models import COMPLETE, ERROR, INTERRUPTED, PENDING, RETRYABLE, STOPPED, Message, Thread, utcnow
 from ..providers.base import ProviderError, ReplyEnd, ReplyRequest, TextDelta
 from . import history, replies_store
 from .live import REPLIES, Delta, Ended, LiveReply, ReplyStopped
 from .replies_store import MessageView
 
 log = logging.getLogger(__name__)
+SHUTDOWN_ERROR = "The server restarted while writing this reply. Retry to get an answer."
 
 
 class ReplyConflict(Exception):
@@ -246,15 +247,15 @@ class Runner:
                                       exclude=[r.message_id for r in REPLIES.all()])
 
     def shutdown(self, grace_seconds: float) -> None:
-        """Let running replies finish for a while, then store the rest as interrupted."""
+        """Let running replies finish for a while, then store the rest as interrupted and end them."""
         deadline = time.monotonic() + grace_seconds
         while REPLIES.all() and time.monotonic() < deadline:
             time.sleep(0.1)
         for live in REPLIES.all():
             replies_store.finish(self.engine, live.message_id, live.attempt, content=live.text(),
-                                 status="interrupted",
-                                 error="The server restarted while writing this reply. Retry to get an answer.")
-            live.end("interrupted")
+                                 status=INTERRUPTED, error=SHUTDOWN_ERROR)
+            live.interrupt()  # its own late write no longer matches the attempt, so it changes nothing
+            live.end(INTERRUPTED)
 
 
 def runner() -> Runner:

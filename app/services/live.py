@@ -113,7 +113,7 @@ class LiveReply:
         """
         self.stop_requested = True
         if self.streaming and self._greenlet is not None and self._greenlet is not gevent.getcurrent():
-            gevent.kill(self._greenlet, ReplyStopped, block=False)
+            gevent.kill(self._greenlet, ReplyStopped)  # asynchronous: raised when the runner next runs
 
 
 class Registry:
