@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export FLASK_APP := wsgi
 
-.PHONY: run serve test test-sqlite test-postgres install install-dev migrate browser-deps clean
+.PHONY: run serve test test-sqlite test-postgres install install-dev migrate browser-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ serve: migrate
 
 ## What the browser tests need beyond Python: Debian's Chromium.
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 ## Set everything up and run the whole suite: on SQLite, then the database-dependent part on PostgreSQL.
 test: install-dev browser-deps
@@ -53,6 +53,10 @@ test-postgres:
 	else \
 	  echo "PostgreSQL is not reachable at $(PG_TEST_URL): skipped the PostgreSQL pass (set PG_TEST_URL)."; \
 	fi
+
+## The load benchmark (issue #12) on SQLite and PostgreSQL; prints and writes bench/results/latest.md.
+bench: install-dev
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV)

@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import config, providers
+from . import config, providers, rate_limits, security
 from .extensions import csrf, db, login, migrate
 from .markdown import render_markdown
 
@@ -32,6 +32,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login.init_app(app)
+    rate_limits.init_app(app)
+    security.init_app(app)
 
     from . import auth, health, htmx, pages
     from .api import bp as api_bp

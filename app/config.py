@@ -75,5 +75,13 @@ def load() -> dict:
         "REPLY_SAVE_SECONDS": _float("REPLY_SAVE_SECONDS", 1.0),
         "REPLY_TICK_SECONDS": _float("REPLY_TICK_SECONDS", 0.5),
         "SHUTDOWN_GRACE_SECONDS": _float("SHUTDOWN_GRACE_SECONDS", 20.0),
+        # Rate limits (Flask-Limiter): counts live in memory per process unless a shared store is set.
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or "memory://",
+        "RATELIMIT_LOGIN_PER_IP": os.environ.get("RATELIMIT_LOGIN_PER_IP") or "20 per 15 minutes",
+        "RATELIMIT_LOGIN_PER_ACCOUNT": os.environ.get("RATELIMIT_LOGIN_PER_ACCOUNT") or "5 per 15 minutes",
+        "RATELIMIT_REGISTER_PER_IP": os.environ.get("RATELIMIT_REGISTER_PER_IP") or "10 per hour",
+        "RATELIMIT_MESSAGES_PER_USER": os.environ.get("RATELIMIT_MESSAGES_PER_USER") or "20 per minute",
+        "RATELIMIT_API_PER_TOKEN": os.environ.get("RATELIMIT_API_PER_TOKEN") or "300 per minute",
         **_provider_env(),
     }

@@ -1,11 +1,14 @@
 """App-wide error pages: JSON under /api, HTML everywhere else."""
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from . import rate_limits
 from .extensions import db
+from .htmx import is_htmx, render_blocks
 
 MESSAGES = {
     400: "The request was not valid.",
@@ -26,12 +29,16 @@ def wants_json() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
 
-def error_response(status: int, message: str | None = None, **extra):
+def error_response(status: int, message: str | None = None, **extra) -> Response:
     """An error answer in the request's format, with a human message."""
     message = message or MESSAGES.get(status, "Error.")
     if wants_json():
-        return jsonify(error=message, **extra), status
-    return render_template("error.html", status=status, message=message), status
+        body = jsonify(error=message, **extra)
+    elif is_htmx():  # htmx swaps the answer in and runs its scripts: only the message, no page around it
+        body = render_blocks("error.html", "content", status=status, message=message)
+    else:
+        body = render_template("error.html", status=status, message=message)
+    return make_response(body, status)
 
 
 def _http_error(exc: HTTPException):
@@ -40,12 +47,20 @@ def _http_error(exc: HTTPException):
     description = exc.description if exc.description != type(exc).description else None
     response = error_response(exc.code or 500, description)
     if exc.code == 405 and exc.valid_methods:
-        response[0].headers["Allow"] = ", ".join(exc.valid_methods)
+        response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response
 
 
 def _csrf_error(exc: CSRFError):
     return error_response(400, f"The form was not accepted: {exc.description} Reload the page and try again.")
+
+
+def _rate_limited(exc: RateLimitExceeded):
+    seconds = rate_limits.retry_after_seconds()
+    wait = f"{seconds} seconds" if seconds < 120 else f"{-(-seconds // 60)} minutes"
+    response = error_response(429, f"{exc.description} Try again in {wait}.")
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 def _unhandled(exc: Exception):
@@ -57,5 +72,6 @@ def _unhandled(exc: Exception):
 def init_app(app: Flask) -> None:
     """Register the handlers on the app, so routing 404/405 are caught too."""
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unhandled)

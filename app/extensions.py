@@ -1,4 +1,6 @@
 """Extensions, created once and bound to the app in create_app()."""
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -23,6 +25,7 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True)
 csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address)  # limits and keys: app/rate_limits.py
 login = LoginManager()
 login.login_view = "auth.login_page"
 login.login_message = "Please log in to continue."

@@ -1,7 +1,7 @@
 """htmx support: one template answers both a full page and its fragments."""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, Response, current_app, redirect, render_template, request
 
 
 def is_htmx() -> bool:
@@ -23,6 +23,13 @@ def render_page(template_name: str, *blocks: str, **context) -> str:
     if blocks and is_htmx():
         return render_blocks(template_name, *blocks, **context)
     return render_template(template_name, **context)
+
+
+def redirect_to(location: str) -> Response:
+    """See Other for a plain post; for htmx an HX-Redirect, since fetch would follow a 303 and swap the page in."""
+    if is_htmx():
+        return Response(status=204, headers={"HX-Redirect": location})
+    return redirect(location, code=303)
 
 
 def _vary_on_htmx(response: Response) -> Response:

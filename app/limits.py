@@ -13,3 +13,5 @@ DEFAULT_THREAD_TITLE = "New thread"
 
 PAGE_SIZE_DEFAULT = 50
 PAGE_SIZE_MAX = 200
+
+ID_MAX = 2**63 - 1  # the largest id a database integer holds; ids in URLs and cursors stay within it

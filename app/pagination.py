@@ -4,15 +4,16 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Generic, TypeVar
 
 from flask import abort
 from sqlalchemy import Select, and_, or_
 
-from .limits import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from .limits import ID_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 
 T = TypeVar("T")
+INVALID_CURSOR = "The cursor is not valid; use next_cursor from a previous page."
 
 
 @dataclass
@@ -37,15 +38,23 @@ def decode_cursor(cursor: str, size: int) -> list:
         if not isinstance(values, list) or len(values) != size:
             raise ValueError
         return values
-    except (ValueError, TypeError, UnicodeDecodeError):
-        abort(400, description="The cursor is not valid; use next_cursor from a previous page.")
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
+        abort(400, description=INVALID_CURSOR)
+
+
+def cursor_id(value) -> int:
+    """An id read from a cursor; 400 unless it is a whole number a row could have."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= ID_MAX:
+        abort(400, description=INVALID_CURSOR)
+    return value
 
 
 def parse_limit(raw: str | None) -> int:
     """The page size asked for; 400 outside 1..PAGE_SIZE_MAX."""
     if raw is None or raw == "":
         return PAGE_SIZE_DEFAULT
-    if not raw.isdigit() or not 1 <= int(raw) <= PAGE_SIZE_MAX:
+    # ASCII digits of bounded length only: isdigit() accepts "²", which int() refuses, and so are huge numbers.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 1 <= int(raw) <= PAGE_SIZE_MAX:
         abort(400, description=f"limit must be a whole number from 1 to {PAGE_SIZE_MAX}.")
     return int(raw)
 
@@ -56,9 +65,12 @@ def newest_first(query: Select, updated_col, id_col, limit: int, cursor: str | N
         updated_raw, last_id = decode_cursor(cursor, 2)
         try:
             updated = datetime.fromisoformat(updated_raw)
-            last_id = int(last_id)
-        except (TypeError, ValueError):
-            abort(400, description="The cursor is not valid; use next_cursor from a previous page.")
+            if updated.tzinfo is None:
+                raise ValueError
+            updated = updated.astimezone(timezone.utc)
+        except (TypeError, ValueError, OverflowError):
+            abort(400, description=INVALID_CURSOR)
+        last_id = cursor_id(last_id)
         query = query.where(
             or_(updated_col < updated, and_(updated_col == updated, id_col < last_id))
         )

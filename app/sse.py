@@ -30,6 +30,7 @@ def response(events: Iterable[str]) -> Response:
 def last_event_id(request, fallback: int = 0) -> int:
     """Where a reconnecting client left off: Last-Event-ID, else `after`, else `fallback`."""
     for raw in (request.headers.get("Last-Event-ID"), request.args.get("after")):
-        if raw is not None and raw.strip().isdigit():
-            return int(raw)
+        value = (raw or "").strip()
+        if value.isascii() and value.isdigit() and len(value) <= 18:  # isdigit() alone takes "²", int() doesn't
+            return int(value)
     return fallback

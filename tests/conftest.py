@@ -80,6 +80,7 @@ def app(migrated_database, request):
         "SECRET_KEY": TEST_SECRET,
         "SQLALCHEMY_DATABASE_URI": migrated_database,
         "REGISTRATION_OPEN": False,
+        "RATELIMIT_ENABLED": False,  # tests/test_rate_limits.py turns it on
         **PROVIDER_KEYS,
         **getattr(request, "param", {}),
     })

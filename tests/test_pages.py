@@ -222,3 +222,12 @@ def test_another_users_token_cannot_be_revoked(client, auth):
     auth.token("owner@example.com")
     auth.signup_and_login("eve@example.com")
     assert client.post("/settings/tokens/1/revoke").status_code == 404
+
+
+def test_htmx_creates_answer_with_hx_redirect_not_a_page_to_swap(client, signed_in, hx):
+    response = client.post("/projects", data={"name": "Via htmx"}, headers=hx)
+    assert response.status_code == 204
+    project_url = response.headers["HX-Redirect"]
+    assert project_url.startswith("/projects/")
+    response = client.post(f"{project_url}/threads", data={"model_provider": "google"}, headers=hx)
+    assert response.status_code == 204 and response.headers["HX-Redirect"].startswith("/threads/")

@@ -9,7 +9,7 @@ from ..extensions import db
 from ..pagination import parse_limit
 from ..services import chat, replies_store, workspace
 from ..services.live import Delta, Ended
-from .. import sse
+from .. import rate_limits, sse
 from . import schemas
 from .routes import bp
 
@@ -41,6 +41,7 @@ def list_messages(thread_id: int):
 
 
 @bp.post("/threads/<int:thread_id>/messages")
+@rate_limits.new_messages_per_user
 def post_message(thread_id: int):
     """Send a message; the thread's provider answers (JSON once done, or SSE as it streams)."""
     thread = workspace.owned_thread_or_404(g.user, thread_id)
@@ -50,6 +51,7 @@ def post_message(thread_id: int):
 
 
 @bp.post("/messages/<int:message_id>/retry")
+@rate_limits.new_messages_per_user
 def retry_message(message_id: int):
     """Run the thread's latest failed, stopped or interrupted reply again."""
     message = workspace.owned_message_or_404(g.user, message_id)

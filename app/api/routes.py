@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, g, request
 from flask_login import current_user
 
-from .. import providers
+from .. import providers, rate_limits
 from ..extensions import csrf
 from ..pagination import parse_limit
 from ..services import accounts, workspace
@@ -12,13 +12,17 @@ from . import schemas
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)  # bearer calls need no CSRF token; cookie calls are checked in authenticate()
+rate_limits.api_calls_per_token(bp)
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+PUBLIC_ENDPOINTS = {"api.openapi_document"}
 
 
 @bp.before_request
 def authenticate():
-    """Find the caller: a bearer token, else the signed-in session (which then needs CSRF)."""
+    """Find the caller: a bearer token, else the session (whose writes need CSRF); public endpoints need neither."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
     header = request.headers.get("Authorization")
     if header is not None:
         g.user = accounts.user_for_bearer(header)

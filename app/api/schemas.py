@@ -27,6 +27,12 @@ class Text:
             return None
         if not isinstance(value, str):
             abort(400, description=f"{name} must be a string.")
+        if "\x00" in value:  # JSON can carry it; PostgreSQL can't store it
+            abort(400, description=f"{name} must not contain NUL characters.")
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # an unpaired surrogate from a \ud800-style escape
+            abort(400, description=f"{name} must be valid Unicode text.")
         value = value.strip()
         if len(value) < self.min:
             abort(400, description=f"{name} must not be empty." if self.min == 1
@@ -75,7 +81,10 @@ def json_body() -> dict:
     """The request's JSON object; 415 when not JSON, 400 when malformed or not an object."""
     if not request.is_json:
         abort(415)
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nesting deep enough to exhaust the parser; silent only covers ValueError
+        body = None
     if body is None:
         abort(400, description="The body is not valid JSON.")
     if not isinstance(body, dict):

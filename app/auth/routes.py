@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from .. import rate_limits
 from ..extensions import db, login
 from ..models import User
 from ..services import accounts
@@ -34,6 +35,8 @@ def _sign_in(user: User):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@rate_limits.failed_logins_per_ip
+@rate_limits.failed_logins_per_account
 def login_page():
     """Show the login form and sign a user in."""
     if current_user.is_authenticated:
@@ -50,6 +53,7 @@ def login_page():
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@rate_limits.registrations_per_ip
 def register():
     """Create an account while registration is open."""
     if not accounts.registration_open():

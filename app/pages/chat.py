@@ -6,7 +6,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
-from .. import sse
+from .. import rate_limits, sse
 from ..extensions import db
 from ..htmx import is_htmx, render_blocks
 from ..pagination import parse_limit
@@ -41,6 +41,7 @@ def earlier_messages(thread_id: int):
 
 
 @bp.post("/threads/<int:thread_id>/messages")
+@rate_limits.new_messages_per_user
 def post_message(thread_id: int):
     """Send a message; htmx gets the reply's stream, a plain post a redirect to the thread."""
     thread = workspace.owned_thread_or_404(current_user, thread_id)
@@ -55,6 +56,7 @@ def post_message(thread_id: int):
 
 
 @bp.post("/messages/<int:message_id>/retry")
+@rate_limits.new_messages_per_user
 def retry_message(message_id: int):
     """Run the latest failed or stopped reply again and stream it."""
     message = workspace.owned_message_or_404(current_user, message_id)
@@ -99,10 +101,6 @@ def _reply_stream(thread, started: chat.Started, with_user_message: bool):
     items = [started.user_message] if with_user_message else []
     first = "".join(render_template("pages/_message.html", message=m, watch=False, latest_id=None)
                     for m in [*items, started.reply])
-    if with_user_message:  # a fresh, empty composer once the message is on its way
-        first += render_template("pages/_replace.html", target="composer",
-                                 html=Markup(render_blocks("pages/thread.html", "composer",
-                                                           **thread_context(thread))))
     return _stream(started.reply.id, 0, first, started.live)
 
 

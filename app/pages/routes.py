@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from ..htmx import is_htmx, render_blocks, render_page
+from ..htmx import is_htmx, redirect_to, render_blocks, render_page
 from ..pagination import parse_limit
 from ..services import workspace
 from .forms import ProjectForm, RenameThreadForm, ThreadForm
@@ -38,7 +38,7 @@ def create_project():
     if not form.validate_on_submit():
         return _index(form, 400, "project_form")
     project = workspace.create_project(current_user, form.name.data, form.instructions.data)
-    return redirect(url_for("pages.project", project_id=project.id), code=303)
+    return redirect_to(url_for("pages.project", project_id=project.id))
 
 
 def _project(project, thread_form: ThreadForm, edit_form: ProjectForm, status: int = 200, *blocks: str):
@@ -66,7 +66,7 @@ def create_thread(project_id: int):
     if not form.validate_on_submit():
         return _project(project, form, ProjectForm(obj=project, formdata=None), 400, "thread_form")
     thread = workspace.create_thread(project, form.title.data, form.model_provider.data)
-    return redirect(url_for("pages.thread", thread_id=thread.id), code=303)
+    return redirect_to(url_for("pages.thread", thread_id=thread.id))
 
 
 @bp.post("/projects/<int:project_id>/edit")

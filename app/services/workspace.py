@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..limits import DEFAULT_THREAD_TITLE
 from ..models import Message, Project, Thread, User, utcnow
-from ..pagination import Page, decode_cursor, encode_cursor, newest_first
+from ..pagination import Page, cursor_id, decode_cursor, encode_cursor, newest_first
 
 
 def owned_project_or_404(user: User, project_id: int) -> Project:
@@ -133,9 +133,7 @@ def messages_page(thread: Thread, limit: int, cursor: str | None) -> Page[Messag
     query = select(Message).where(Message.thread_id == thread.id)
     if cursor:
         (before,) = decode_cursor(cursor, 1)
-        if not isinstance(before, int):
-            abort(400, description="The cursor is not valid; use next_cursor from a previous page.")
-        query = query.where(Message.id < before)
+        query = query.where(Message.id < cursor_id(before))
     rows = list(db.session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit][::-1]

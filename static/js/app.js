@@ -11,6 +11,11 @@
     if (field.value.trim()) field.form.requestSubmit();
   });
 
+  // Empty the message box once htmx has read it, so the next message can be typed at once.
+  document.addEventListener("htmx-before-request", function (event) {
+    if (event.target.id === "composer") event.target.querySelector("textarea").value = "";
+  });
+
   // Copy buttons on code blocks.
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-copy]");

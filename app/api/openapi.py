@@ -1,0 +1,249 @@
+"""The OpenAPI 3.1 description of the JSON API, served at /api/openapi.json without authentication.
+
+Built from the same limits and provider registry the API checks against; tests/test_openapi.py
+keeps it true to the app's routes.
+"""
+from __future__ import annotations
+
+from .. import providers
+from ..limits import (
+    ID_MAX, MESSAGE_CONTENT_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX,
+    THREAD_TITLE_MAX,
+)
+from ..models import COMPLETE, ERROR, INTERRUPTED, PENDING, STOPPED
+from .routes import bp
+
+ERRORS = {
+    400: "The request is not valid: a bad field, parameter, cursor or JSON body.",
+    401: "No valid bearer token: it is missing, malformed, unknown or revoked.",
+    404: "No such resource among the caller's own.",
+    409: "The thread already has a reply in flight, or this reply cannot be retried.",
+    413: "The request body is larger than the server accepts (MAX_CONTENT_LENGTH).",
+    415: "The body is not sent as application/json.",
+    429: "Over a rate limit; Retry-After says how many seconds to wait.",
+}
+REPLY_ERRORS = {
+    502: "The provider failed or refused; the user message is kept and the reply stored as an error.",
+    503: "The thread's provider has no API key configured on the server.",
+    504: "The provider timed out.",
+}
+NON_BLANK = r"\S"  # the server trims text, so it must hold more than white space
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict) -> dict:
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def _object(properties: dict, required=None, closed: bool = True) -> dict:
+    schema = {"type": "object", "properties": properties,
+              "required": list(properties) if required is None else required}
+    if closed:
+        schema["additionalProperties"] = False
+    return schema
+
+
+def _text(max_length: int, *, min_length: int = 0) -> dict:
+    schema = {"type": "string", "maxLength": max_length}
+    if min_length:
+        schema.update(minLength=min_length, pattern=NON_BLANK)
+    return schema
+
+
+def _schemas() -> dict:
+    provider = {"type": "string", "enum": providers.names()}
+    time = {"type": "string", "format": "date-time"}
+    integer, count = {"type": "integer"}, {"type": "integer", "minimum": 0}
+    cursor = _nullable({"type": "string"})
+    return {
+        "Error": _object({"error": {"type": "string"}}, closed=False),
+        "Provider": _object({"name": provider, "label": {"type": "string"}, "default_model": {"type": "string"},
+                             "configured": {"type": "boolean"}}),
+        "Project": _object({"id": integer, "name": {"type": "string"}, "instructions": {"type": "string"},
+                            "thread_count": count, "created_at": time, "updated_at": time}),
+        "Thread": _object({"id": integer, "project_id": integer, "title": {"type": "string"},
+                           "model_provider": provider, "created_at": time, "updated_at": time}),
+        "Message": _object({
+            "id": integer, "thread_id": integer, "role": {"type": "string", "enum": ["user", "assistant"]},
+            "content": {"type": "string"},
+            "status": {"type": "string", "enum": [PENDING, COMPLETE, STOPPED, ERROR, INTERRUPTED]},
+            "provider": _nullable(provider), "model": _nullable({"type": "string"}),
+            "input_tokens": _nullable(count), "output_tokens": _nullable(count),
+            "stop_reason": _nullable({"type": "string"}), "error": _nullable({"type": "string"}),
+            "attempt": count, "created_at": time,
+        }),
+        "ProviderList": _object({"providers": {"type": "array", "items": _ref("Provider")}}),
+        "ProjectList": _object({"projects": {"type": "array", "items": _ref("Project")}, "next_cursor": cursor}),
+        "ThreadList": _object({"threads": {"type": "array", "items": _ref("Thread")}, "next_cursor": cursor}),
+        "MessageList": _object({"messages": {"type": "array", "items": _ref("Message")}, "next_cursor": cursor}),
+        "Exchange": _object({"user_message": _nullable(_ref("Message")), "assistant_message": _ref("Message")}),
+        "FailedExchange": _object({"error": {"type": "string"}, "user_message": _nullable(_ref("Message")),
+                                   "assistant_message": _ref("Message")}),
+        "ProjectCreate": _object({"name": _text(PROJECT_NAME_MAX, min_length=1),
+                                  "instructions": _nullable(_text(PROJECT_INSTRUCTIONS_MAX))}, required=["name"]),
+        "ProjectUpdate": _object({"name": _text(PROJECT_NAME_MAX, min_length=1),
+                                  "instructions": _nullable(_text(PROJECT_INSTRUCTIONS_MAX))}, required=[]),
+        "ThreadCreate": _object({"title": _nullable(_text(THREAD_TITLE_MAX)), "model_provider": _nullable(provider)},
+                                required=[]),
+        "ThreadUpdate": _object({"title": _text(THREAD_TITLE_MAX, min_length=1), "model_provider": _nullable(provider)},
+                                required=[]),
+        "MessageCreate": _object({"content": _text(MESSAGE_CONTENT_MAX, min_length=1)}),
+    }
+
+
+def _json(schema: str) -> dict:
+    return {"application/json": {"schema": _ref(schema)}}
+
+
+def _error(status: int, description: str, schema: str = "Error") -> dict:
+    response = {"description": description, "content": _json(schema)}
+    if status == 429:
+        response["headers"] = {"Retry-After": {"$ref": "#/components/headers/Retry-After"}}
+    return response
+
+
+def _id(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX}}
+
+
+PAGE_PARAMETERS = [
+    {"name": "limit", "in": "query", "required": False, "description": f"Page size (default {PAGE_SIZE_DEFAULT}).",
+     "schema": {"type": "integer", "minimum": 1, "maximum": PAGE_SIZE_MAX}},
+    {"name": "cursor", "in": "query", "required": False, "description": "next_cursor of the previous page.",
+     "schema": {"type": "string"}},
+]
+
+
+RESUME_PARAMETERS = [
+    {"name": "Last-Event-ID", "in": "header", "required": False, "description": "The id of the last event seen.",
+     "schema": {"type": "integer", "minimum": 0}},
+    {"name": "after", "in": "query", "required": False, "description": "Resume after this text offset.",
+     "schema": {"type": "integer", "minimum": 0}},
+]
+
+
+def _operation(op_id: str, summary: str, ok: tuple[int, str, dict | None], *, path_id: str | None = None,
+               body: str | None = None, paged: bool = False, reply: bool = False, extra: list = ()) -> dict:
+    """One operation: its parameters, body and every answer it can give."""
+    status, description, content = ok
+    responses = {str(status): {"description": description, **({"content": content} if content else {})}}
+    errors = [401, 429]
+    if path_id:
+        errors.append(404)
+    if body or paged:
+        errors.append(400)
+    if body:
+        errors += [413, 415]
+    if reply:
+        errors.append(409)
+    for code in sorted(errors):
+        responses[str(code)] = _error(code, ERRORS[code])
+    if reply:
+        for code, text in REPLY_ERRORS.items():
+            responses[str(code)] = _error(code, text, "FailedExchange")
+    operation = {"operationId": op_id, "summary": summary, "responses": responses}
+    parameters = ([_id(path_id)] if path_id else []) + (PAGE_PARAMETERS if paged else []) + list(extra)
+    if parameters:
+        operation["parameters"] = parameters
+    if body:
+        operation["requestBody"] = {"required": True, "content": _json(body)}
+    return operation
+
+
+def _answer(status: int, description: str, schema: str | None) -> tuple[int, str, dict | None]:
+    return status, description, _json(schema) if schema else None
+
+
+EVENT_STREAM = {"text/event-stream": {"schema": {"type": "string"}}}
+REPLY_ANSWER = {**_json("Exchange"), **EVENT_STREAM}
+
+
+def _paths() -> dict:
+    return {
+        "/api/openapi.json": {"get": {
+            "operationId": "getOpenapi", "summary": "This document.", "security": [],
+            "responses": {"200": {"description": "The OpenAPI document.",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}}},
+        }},
+        "/api/providers": {"get": _operation(
+            "listProviders", "The providers and whether each has a key (never the key).",
+            _answer(200, "The providers.", "ProviderList"))},
+        "/api/projects": {
+            "get": _operation("listProjects", "The caller's projects, latest activity first.",
+                              _answer(200, "One page of projects.", "ProjectList"), paged=True),
+            "post": _operation("createProject", "Create a project.",
+                               _answer(201, "The new project.", "Project"), body="ProjectCreate"),
+        },
+        "/api/projects/{project_id}": {
+            "get": _operation("getProject", "One project.", _answer(200, "The project.", "Project"),
+                              path_id="project_id"),
+            "patch": _operation("updateProject", "Rename a project or change its instructions.",
+                                _answer(200, "The project.", "Project"), path_id="project_id", body="ProjectUpdate"),
+            "delete": _operation("deleteProject", "Delete a project with its threads and messages.",
+                                 _answer(204, "Deleted.", None), path_id="project_id"),
+        },
+        "/api/projects/{project_id}/threads": {
+            "get": _operation("listThreads", "A project's threads, latest activity first.",
+                              _answer(200, "One page of threads.", "ThreadList"), path_id="project_id", paged=True),
+            "post": _operation("createThread", "Create a thread, bound to its provider for good.",
+                               _answer(201, "The new thread.", "Thread"), path_id="project_id", body="ThreadCreate"),
+        },
+        "/api/threads/{thread_id}": {
+            "get": _operation("getThread", "One thread.", _answer(200, "The thread.", "Thread"), path_id="thread_id"),
+            "patch": _operation("updateThread", "Rename a thread; its provider cannot change.",
+                                _answer(200, "The thread.", "Thread"), path_id="thread_id", body="ThreadUpdate"),
+            "delete": _operation("deleteThread", "Delete a thread and its messages.",
+                                 _answer(204, "Deleted.", None), path_id="thread_id"),
+        },
+        "/api/threads/{thread_id}/messages": {
+            "get": _operation("listMessages", "A thread's messages, oldest first; next_cursor goes back in time.",
+                              _answer(200, "One page of messages.", "MessageList"), path_id="thread_id", paged=True),
+            "post": _operation(
+                "postMessage", "Send a message; the thread's provider answers. With Accept: text/event-stream "
+                "the answer streams as events start, delta…, then done or error.",
+                (201, "The message and the finished reply.", REPLY_ANSWER),
+                path_id="thread_id", body="MessageCreate", reply=True),
+        },
+        "/api/messages/{message_id}/retry": {"post": _operation(
+            "retryMessage", "Run the thread's latest failed, stopped or interrupted reply again.",
+            (200, "The finished reply (user_message is null).", REPLY_ANSWER), path_id="message_id", reply=True)},
+        "/api/messages/{message_id}/stop": {"post": _operation(
+            "stopMessage", "Stop a pending reply, keeping its partial text; answers once it has stopped.",
+            _answer(200, "The reply as stored.", "Message"), path_id="message_id")},
+        "/api/messages/{message_id}/stream": {"get": _operation(
+            "watchMessage", "A reply as server-sent events: snapshot, delta…, then done or error.",
+            (200, "The event stream.", EVENT_STREAM), path_id="message_id", extra=RESUME_PARAMETERS)},
+    }
+
+
+def document() -> dict:
+    """The whole OpenAPI document."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Chat API", "version": "1",
+            "description": "Projects, provider-bound threads and their chat. Send `Authorization: Bearer <token>` "
+                           "(tokens come from the Settings page or `flask tokens create`). The pages' own session "
+                           "cookie works too, and then every write needs the X-CSRFToken header. Every error is "
+                           "`{\"error\": \"…\"}`.",
+        },
+        "security": [{"bearerAuth": []}],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "An API token of the account."}},
+            "headers": {"Retry-After": {"description": "Seconds until the limit lets requests through again.",
+                                        "schema": {"type": "integer", "minimum": 1}}},
+            "schemas": _schemas(),
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI document of this API; no authentication needed."""
+    return document()
