@@ -230,3 +230,50 @@ def test_graceful_shutdown_finishes_running_replies_or_marks_them_interrupted(
     last = {t: api.get(f"/api/threads/{t}/messages").json()["messages"][-1] for t in (short, stuck)}
     assert last[short]["status"] == "complete", last
     assert last[stuck]["status"] == "interrupted"
+
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def require_redis():
+    import os
+
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.RedisError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Redis is not running on 127.0.0.1:6379; .ci/run starts it.")
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+
+
+@pytest.mark.parametrize("redis_url", [None, REDIS_URL], ids=["polling", "redis"])
+def test_a_watcher_on_another_app_server_follows_the_reply(api, migrated_database, fake_provider_server, redis_url):
+    if redis_url:
+        require_redis()
+    extra = {"REDIS_URL": redis_url} if redis_url else {}
+    writer = LiveServer(server_env(migrated_database, fake_provider_server.base_url, **extra))
+    reader = LiveServer(server_env(migrated_database, fake_provider_server.base_url, **extra))
+    headers = dict(api.headers)
+    try:
+        thread_id = new_thread(api)
+        with httpx2.stream("POST", f"{writer.url}/api/threads/{thread_id}/messages",
+                           json={"content": "Slowly [[tokens:20]] [[token-delay:0.1]]"},
+                           headers={**headers, "Accept": "text/event-stream"}, timeout=30) as response:
+            reply_id = json.loads(next(read_sse(response))[2])["assistant_message"]["id"]
+            with httpx2.stream("GET", f"{reader.url}/api/messages/{reply_id}/stream", headers=headers,
+                               timeout=30) as watcher:
+                watched = list(read_sse(watcher))
+    finally:
+        writer.terminate()
+        reader.terminate()
+    snapshot = json.loads(watched[0][2])["text"]
+    deltas = [json.loads(data)["text"] for name, _, data in watched if name == "delta"]
+    final = json.loads(watched[-1][2])["content"]
+    assert watched[-1][0] == "done" and final.endswith("w19")
+    assert snapshot + "".join(deltas) == final
+    if redis_url:
+        assert len(deltas) >= 12  # token by token, as they arrive
+    else:
+        assert len(deltas) <= 4  # the text saved about once a second

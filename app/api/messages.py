@@ -75,7 +75,7 @@ def watch_message(message_id: int):
     chat.runner().maybe_sweep()
     message = workspace.owned_message_or_404(g.user, message_id)
     snapshot = replies_store.view_of(message)
-    engine, heartbeat = db.engine, current_app.config["SSE_HEARTBEAT_SECONDS"]
+    engine, heartbeat, relay = db.engine, current_app.config["SSE_HEARTBEAT_SECONDS"], chat.runner().relay
     after = sse.last_event_id(request, fallback=-1)
     db.session.close()
 
@@ -85,7 +85,7 @@ def watch_message(message_id: int):
             text = chat.current_text(engine, snapshot)
             yield sse.event(_json({"text": text, "status": snapshot.status}), "snapshot", len(text))
             offset = len(text)
-        yield from _follow_events(engine, message_id, offset, heartbeat)
+        yield from _follow_events(engine, message_id, offset, heartbeat, relay=relay)
 
     return sse.response(events())
 
@@ -112,8 +112,8 @@ def _started_events(engine, started: chat.Started, heartbeat: float):
     yield from _follow_events(engine, started.reply.id, 0, heartbeat, started.live)
 
 
-def _follow_events(engine, message_id: int, after: int, heartbeat: float, live=None):
-    for item in chat.follow(engine, message_id, after, heartbeat, live=live):
+def _follow_events(engine, message_id: int, after: int, heartbeat: float, live=None, relay=None):
+    for item in chat.follow(engine, message_id, after, heartbeat, live=live, relay=relay):
         if isinstance(item, Delta):
             yield sse.event(_json({"text": item.text}), "delta", item.offset)
         elif isinstance(item, Ended):

@@ -105,7 +105,7 @@ def _reply_stream(thread, started: chat.Started, with_user_message: bool):
 
 
 def _stream(message_id: int, after: int, first: str | None = None, live=None):
-    engine, heartbeat = db.engine, current_app.config["SSE_HEARTBEAT_SECONDS"]
+    engine, heartbeat, relay = db.engine, current_app.config["SSE_HEARTBEAT_SECONDS"], chat.runner().relay
     generate_csrf()  # cached on g now, so rendering the final message never touches the session
     # The delta wrapper is rendered once; each delta is only escaped into it.
     prefix, suffix = render_template("pages/_delta.html", message_id=message_id, text=SENTINEL).split(SENTINEL)
@@ -114,7 +114,7 @@ def _stream(message_id: int, after: int, first: str | None = None, live=None):
     def events():
         if first is not None:
             yield sse.event(first)
-        for item in chat.follow(engine, message_id, after, heartbeat, live=live):
+        for item in chat.follow(engine, message_id, after, heartbeat, live=live, relay=relay):
             if isinstance(item, Delta):
                 yield sse.event(prefix + str(escape(item.text)) + suffix, id=item.offset)
             elif isinstance(item, Ended):

@@ -17,7 +17,8 @@ from ..extensions import db
 from ..models import COMPLETE, ERROR, INTERRUPTED, PENDING, RETRYABLE, STOPPED, Message, Thread, utcnow
 from ..providers.base import ProviderError, ReplyEnd, ReplyRequest, TextDelta
 from . import history, replies_store
-from .live import REPLIES, Delta, Ended, LiveReply, ReplyStopped
+from .live import REPLIES, Delta, Ended, Heartbeat, LiveReply, ReplyStopped
+from .relay import RedisRelay
 from .replies_store import MessageView
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ class Runner:
         self._ticker: threading.Thread | None = None
         self._lock = threading.Lock()
         self._last_sweep = float("-inf")
+        self.relay = RedisRelay(config["REDIS_URL"]) if config.get("REDIS_URL") else None
 
     def start(self, job: ReplyJob) -> LiveReply:
         """Run a reply in the background of this process."""
@@ -154,6 +156,8 @@ class Runner:
         usage: ReplyEnd | None = None
         outcome: dict = {"status": COMPLETE}
         http_status = None
+        if self.relay is not None:
+            self.relay.begin(job.message_id, job.attempt)
         try:
             live.begin_streaming()
             adapter = providers.adapter_for(job.provider, self.config)
@@ -164,6 +168,8 @@ class Runner:
                         raise ReplyStopped
                     if isinstance(event, TextDelta):
                         live.add(event.text)
+                        if self.relay is not None:
+                            self.relay.delta(job.message_id, job.attempt, event.text, live.length)
                     elif isinstance(event, ReplyEnd):
                         usage = event
             finally:
@@ -194,6 +200,8 @@ class Runner:
         finally:
             REPLIES.remove(live)
             live.end(outcome["status"], http_status)
+            if self.relay is not None:
+                self.relay.ended(job.message_id, job.attempt, outcome["status"])
 
     # The ticker, not the deltas, saves partial text, beats and acts on Stop,
     # so a silent provider can still be stopped and a dead runner is noticed.
@@ -288,23 +296,36 @@ def wait_for_end(engine: Engine, started: Started) -> Ended:
     return Ended("error")
 
 
-@dataclass(frozen=True)
-class Heartbeat:
-    """Nothing new for a while; streams send a comment so proxies keep the connection."""
-
-
-def follow(engine: Engine, message_id: int, after: int, heartbeat_seconds: float,
-           poll_seconds: float = 1.0, live: LiveReply | None = None) -> Iterator[Delta | Heartbeat | Ended]:
+def follow(engine: Engine, message_id: int, after: int, heartbeat_seconds: float, poll_seconds: float = 1.0,
+           live: LiveReply | None = None, relay: RedisRelay | None = None) -> Iterator[Delta | Heartbeat | Ended]:
     """Text of a reply after offset `after`, as it comes, then Ended once it is stored.
 
-    A reply running in this process is followed live; one running elsewhere by polling the
-    partial text its runner saves about once a second.
+    A reply running in this process is followed live; one running elsewhere through Redis
+    when configured, else by polling the partial text its runner saves about once a second.
     """
     live = live or REPLIES.get(message_id)
     if live is not None:
         yield from _follow_live(live, after, heartbeat_seconds)
+    elif relay is not None:
+        yield from _follow_relay(engine, relay, message_id, after, heartbeat_seconds)
     else:
         yield from _follow_stored(engine, message_id, after, heartbeat_seconds, poll_seconds)
+
+
+def _follow_relay(engine: Engine, relay: RedisRelay, message_id: int, after: int, heartbeat_seconds: float):
+    stored = replies_store.load(engine, message_id)
+    if stored is None:
+        return
+
+    def still_pending() -> bool:
+        latest = replies_store.load(engine, message_id)
+        return latest is not None and latest.pending and latest.attempt == stored.attempt
+
+    for item in relay.follow(message_id, stored.attempt, after, heartbeat_seconds, still_pending):
+        if isinstance(item, Ended):  # the stored status is the truth
+            yield Ended(replies_store.load(engine, message_id).status)
+            return
+        yield item
 
 
 def _follow_live(live: LiveReply, after: int, heartbeat_seconds: float):
@@ -331,7 +352,7 @@ def _follow_stored(engine: Engine, message_id: int, after: int, heartbeat_second
         view = replies_store.load(engine, message_id)
         if view is None:
             return
-        if len(view.content) > offset and view.pending:
+        if len(view.content) > offset:
             yield Delta(view.content[offset:], len(view.content))
             offset, silent_since = len(view.content), time.monotonic()
         if not view.pending:

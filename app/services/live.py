@@ -40,6 +40,11 @@ class Ended:
     http_status: int | None = None
 
 
+@dataclass(frozen=True)
+class Heartbeat:
+    """Nothing new for a while; streams send a comment so proxies keep the connection."""
+
+
 class LiveReply:
     """One reply being written in this process."""
 
