@@ -231,3 +231,10 @@ def test_htmx_creates_answer_with_hx_redirect_not_a_page_to_swap(client, signed_
     assert project_url.startswith("/projects/")
     response = client.post(f"{project_url}/threads", data={"model_provider": "google"}, headers=hx)
     assert response.status_code == 204 and response.headers["HX-Redirect"].startswith("/threads/")
+
+
+def test_the_dropdown_says_which_providers_are_not_configured(app, client, signed_in):
+    app.config["DEEPSEEK_API_KEY"] = None
+    project_id = create_project(client)
+    html = client.get(f"/projects/{project_id}").get_data(as_text=True)
+    assert "DeepSeek (not configured)</option>" in html and "Google Gemini</option>" in html

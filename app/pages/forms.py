@@ -1,4 +1,5 @@
 """Forms of the pages; each owns its validation."""
+from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
@@ -23,7 +24,7 @@ class ProjectForm(FlaskForm):
 class ThreadForm(FlaskForm):
     title = StringField("Title", filters=[strip], validators=[Optional(), Length(max=THREAD_TITLE_MAX)])
     model_provider = SelectField(
-        "Provider", choices=providers.choices, default=providers.DEFAULT_PROVIDER,
+        "Provider", choices=lambda: providers.choices(current_app.config), default=providers.DEFAULT_PROVIDER,
         validate_choice=False,
     )
 

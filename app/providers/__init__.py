@@ -41,9 +41,10 @@ def unknown_provider_message(value: object) -> str:
     return f"Unknown model_provider {value!r}; valid values are: {', '.join(names())}."
 
 
-def choices() -> list[tuple[str, str]]:
-    """(name, label) pairs for a select field."""
-    return [(spec.name, spec.label) for spec in PROVIDERS.values()]
+def choices(config: Mapping | None = None) -> list[tuple[str, str]]:
+    """(name, label) pairs for a select field; with a config, unconfigured ones say so."""
+    return [(spec.name, spec.label if config is None or spec.api_key(config) else f"{spec.label} (not configured)")
+            for spec in PROVIDERS.values()]
 
 
 @lru_cache(maxsize=None)
