@@ -93,22 +93,11 @@ def delete_thread(thread: Thread) -> None:
     db.session.commit()
 
 
-def _thread_counts():
-    return (
-        select(Thread.project_id, func.count(Thread.id).label("thread_count"))
-        .group_by(Thread.project_id)
-        .subquery()
-    )
-
-
 def projects_page(user: User, limit: int, cursor: str | None) -> Page[tuple[Project, int]]:
     """The user's projects with their thread counts, latest activity first."""
-    counts = _thread_counts()
-    query = (
-        select(Project, func.coalesce(counts.c.thread_count, 0))
-        .outerjoin(counts, counts.c.project_id == Project.id)
-        .where(Project.user_id == user.id)
-    )
+    # Counted per listed project through the (project_id, …) index, not over every thread.
+    count = select(func.count(Thread.id)).where(Thread.project_id == Project.id).correlate(Project).scalar_subquery()
+    query = select(Project, count).where(Project.user_id == user.id)
     rows = db.session.execute(newest_first(query, Project.updated_at, Project.id, limit, cursor)).all()
     return _page([(project, count) for project, count in rows], limit, lambda row: row[0])
 
