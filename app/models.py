@@ -147,7 +147,22 @@ class Thread(db.Model):
         self.project.updated_at = now
 
 
-class Message(db.Model):
+class ReplyState:
+    """What a message's status means; shared by the model and its plain MessageView."""
+
+    role: str
+    status: str
+
+    @property
+    def pending(self) -> bool:
+        return self.status == PENDING
+
+    @property
+    def retryable(self) -> bool:
+        return self.role == "assistant" and self.status in RETRYABLE
+
+
+class Message(ReplyState, db.Model):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_thread_id_id", "thread_id", "id"),
@@ -176,11 +191,3 @@ class Message(db.Model):
     stop_requested: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     thread: Mapped[Thread] = relationship(back_populates="messages")
-
-    @property
-    def pending(self) -> bool:
-        return self.status == PENDING
-
-    @property
-    def retryable(self) -> bool:
-        return self.role == "assistant" and self.status in RETRYABLE

@@ -209,7 +209,8 @@ def test_reconnect_with_last_event_id_repeats_nothing(client, api, thread_id, sc
     done = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"}, headers=api).json
     reply_id = done["assistant_message"]["id"]
     events = read_events(client.get(f"/api/messages/{reply_id}/stream", headers={**api, "Last-Event-ID": "5"}))
-    assert [e[0] for e in events] == ["done"]
+    assert [(e[0], e[1]) for e in events] == [("delta", "12"), ("done", None)]
+    assert json.loads(events[0][2])["text"] == "Hello there."[5:]
 
 
 @pytest.mark.parametrize("content", ["", "   \n ", "x" * 100_001])

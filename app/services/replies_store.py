@@ -11,13 +11,13 @@ from typing import Iterable
 
 from sqlalchemy import Engine, and_, bindparam, select, update
 
-from ..models import INTERRUPTED, PENDING, RETRYABLE, Message, utcnow
+from ..models import INTERRUPTED, PENDING, Message, ReplyState, utcnow
 
 messages = Message.__table__
 
 
 @dataclass(frozen=True)
-class MessageView:
+class MessageView(ReplyState):
     """A stored message as plain data, safe to use after the session has closed."""
 
     id: int
@@ -33,14 +33,6 @@ class MessageView:
     error: str | None
     attempt: int
     created_at: datetime
-
-    @property
-    def pending(self) -> bool:
-        return self.status == PENDING
-
-    @property
-    def retryable(self) -> bool:
-        return self.role == "assistant" and self.status in RETRYABLE
 
 
 VIEW_COLUMNS = [messages.c[name] for name in MessageView.__dataclass_fields__]
