@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export FLASK_APP := wsgi
 
-.PHONY: run serve test test-sqlite test-postgres install install-dev migrate browser-deps bench clean
+.PHONY: run serve test test-sqlite test-postgres install install-dev migrate browser-deps java-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,19 @@ run: migrate
 serve: migrate
 	$(BIN)/gunicorn -c gunicorn.conf.py --bind $${BIND:-0.0.0.0:8000} wsgi:app
 
-## What the browser tests need beyond Python: Debian's Chromium.
-browser-deps:
+## What the browser tests need beyond Python: Debian's Chromium, axe-core and the Nu Html Checker (npm), and Java.
+browser-deps: node_modules/.installed java-deps
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+# Exact versions from package-lock.json; --ignore-scripts: vnu-jar's install script would look for a Java to download.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+## The Nu Html Checker runs on the machine's Java; Debian's headless JRE when there is none.
+java-deps:
+	@command -v java >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null; }
 
 ## Set everything up and run the whole suite: on SQLite, then the database-dependent part on PostgreSQL.
 test: install-dev browser-deps

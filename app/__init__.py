@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import config, providers, rate_limits, security
+from . import config, providers, rate_limits, security, static_files
 from .extensions import csrf, db, login, migrate
 from .markdown import render_markdown
 
@@ -34,6 +34,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     login.init_app(app)
     rate_limits.init_app(app)
     security.init_app(app)
+    static_files.init_app(app)
 
     from . import auth, health, htmx, pages
     from .api import bp as api_bp

@@ -84,7 +84,7 @@ def test_a_failed_reply_shows_its_error_and_a_retry_button_that_answers(app, cli
     client.post(f"/threads/{thread_id}/messages", data={"content": "Hi"})
     wait_until_done(app)
     page = client.get(f"/threads/{thread_id}").get_data(as_text=True)
-    assert "DeepSeek is rate limiting requests (429)" in page and 'role="alert"' in page
+    assert "DeepSeek is rate limiting requests (429)" in page and 'class="message-error"' in page
     reply_id = int(re.search(r'/messages/(\d+)/retry', page).group(1))
     scripted.queue("Whole answer.", ReplyEnd(1, 2, "end_turn"))
     events = read_events(client.post(f"/messages/{reply_id}/retry", headers=hx))

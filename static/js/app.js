@@ -27,6 +27,22 @@
     });
   });
 
+  // When a swap removes the focused Stop or Retry button, focus what replaced it, so a keyboard
+  // user is not sent back to the top of the page: the new message's own button, else the message box.
+  var lastFocused = null;
+  document.addEventListener("focusin", function (event) { lastFocused = event.target; });
+  function restoreFocus() {
+    var gone = lastFocused;
+    if (!gone || gone.isConnected) return;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    lastFocused = null;
+    var item = gone.closest && gone.closest(".message");
+    var replacement = item && item.id ? document.getElementById(item.id) : null;
+    var next = (replacement && replacement.querySelector(".message-actions button")) ||
+      document.querySelector("#composer textarea");
+    if (next) next.focus();
+  }
+
   // Keep the newest text in view while a reply streams, unless the reader scrolled up.
   var pinned = true;
   function nearBottom() {
@@ -36,6 +52,7 @@
   var messages = document.getElementById("messages");
   if (messages) {
     new MutationObserver(function () {
+      restoreFocus();
       if (pinned) window.scrollTo(0, document.documentElement.scrollHeight);
     }).observe(messages, { childList: true, subtree: true, characterData: true });
     window.scrollTo(0, document.documentElement.scrollHeight);
