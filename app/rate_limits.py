@@ -8,6 +8,7 @@ shared store (redis://…), which several workers or servers need to count toget
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 
 from flask import Flask, current_app, g, request
@@ -62,7 +63,8 @@ registrations_per_ip = limiter.limit(
     _setting("RATELIMIT_REGISTER_PER_IP"), methods=["POST"],
     error_message="Too many attempts to create an account from your network.",
 )
-# One count per user across the pages and the API: each started message or retry costs a provider call.
+# One count per user across the pages and the API, since each started message or retry costs a provider
+# call; it adds to the API's per-token limit instead of replacing it (override_defaults=False).
 new_messages_per_user = limiter.shared_limit(
     _setting("RATELIMIT_MESSAGES_PER_USER"), scope="new-messages", key_func=_user_key,
     deduct_when=_started, override_defaults=False,
@@ -77,7 +79,8 @@ api_calls_per_token = limiter.limit(
 
 def retry_after_seconds() -> int:
     """Seconds until the limit this request went over lets it through again."""
-    return max(1, limiter.current_limit.reset_at - int(time.time()))
+    window_ends = limiter.current_limit.window[0]
+    return max(1, math.ceil(window_ends - time.time()))
 
 
 def init_app(app: Flask) -> None:

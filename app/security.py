@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, abort, request
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from .limits import ID_MAX
@@ -27,11 +28,13 @@ HEADERS = {
 
 
 class IdConverter(IntegerConverter):
-    """`<int:…>` in a route: a larger number is no row of ours, so the route answers 404."""
+    """`<int:…>` in a route: a number beyond any row's id is a 404 at once, not a database overflow."""
 
-    def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", ID_MAX)
-        super().__init__(map, *args, **kwargs)
+    def to_python(self, value: str) -> int:
+        # Checked by length first: int() refuses numbers of thousands of digits.
+        if len(value) > len(str(ID_MAX)) or int(value) > ID_MAX:
+            raise NotFound()
+        return super().to_python(value)
 
 
 def _refuse_nul_in_forms() -> None:

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -81,6 +84,7 @@ def app(migrated_database, request):
         "SQLALCHEMY_DATABASE_URI": migrated_database,
         "REGISTRATION_OPEN": False,
         "RATELIMIT_ENABLED": False,  # tests/test_rate_limits.py turns it on
+        "REPLY_TICK_SECONDS": 0.05,  # the ticker notices sooner that the last reply ended, and stops
         **PROVIDER_KEYS,
         **getattr(request, "param", {}),
     })
@@ -88,9 +92,61 @@ def app(migrated_database, request):
     with app.app_context():
         _empty_tables()
     yield app
+    _wait_for_reply_threads()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def _wait_for_reply_threads(timeout: float = 5.0) -> None:
+    # Runners and the ticker outlive the request that started them: a connection they open after
+    # the engine is disposed is never closed, and psycopg warns about it in some later test.
+    deadline = time.monotonic() + timeout
+    while any(t.name.startswith("reply-") for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+class KeyLeakGuard:
+    """WSGI middleware that notes every response whose headers or body (streamed too) carry FAKE_KEY."""
+
+    def __init__(self, wsgi_app, leaks: list[str]):
+        self.wsgi_app, self.leaks = wsgi_app, leaks
+
+    def __call__(self, environ, start_response):
+        where = f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}"
+
+        def checked_start_response(status, headers, exc_info=None):
+            if any(FAKE_KEY in value for _, value in headers):
+                self.leaks.append(f"the headers of {where}")
+            return start_response(status, headers, exc_info)
+
+        return self._checked(self.wsgi_app(environ, checked_start_response), where)
+
+    def _checked(self, body, where: str):
+        key, tail = FAKE_KEY.encode(), b""
+        try:
+            for chunk in body:
+                if key in tail + chunk:  # the tail catches a key split across two chunks
+                    self.leaks.append(f"the body of {where}")
+                tail = (tail + chunk)[-len(key):]
+                yield chunk
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+
+@pytest.fixture(autouse=True)
+def no_provider_key_leaks(request, caplog):
+    """Fail any test whose app answered with a provider key, or whose log records show one."""
+    caplog.set_level(logging.INFO)
+    leaks: list[str] = []
+    if "app" in request.fixturenames:
+        app = request.getfixturevalue("app")
+        app.wsgi_app = KeyLeakGuard(app.wsgi_app, leaks)
+    yield
+    if FAKE_KEY in caplog.text:
+        leaks.append("the log")
+    assert not leaks, f"the provider key leaked into {sorted(set(leaks))}"
 
 
 def _empty_tables() -> None:

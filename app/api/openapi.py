@@ -53,6 +53,10 @@ def _text(max_length: int, *, min_length: int = 0) -> dict:
     return schema
 
 
+def _example(schema: dict, example: dict) -> dict:
+    return {**schema, "examples": [example]}
+
+
 def _schemas() -> dict:
     provider = {"type": "string", "enum": providers.names()}
     time = {"type": "string", "format": "date-time"}
@@ -82,15 +86,21 @@ def _schemas() -> dict:
         "Exchange": _object({"user_message": _nullable(_ref("Message")), "assistant_message": _ref("Message")}),
         "FailedExchange": _object({"error": {"type": "string"}, "user_message": _nullable(_ref("Message")),
                                    "assistant_message": _ref("Message")}),
-        "ProjectCreate": _object({"name": _text(PROJECT_NAME_MAX, min_length=1),
-                                  "instructions": _nullable(_text(PROJECT_INSTRUCTIONS_MAX))}, required=["name"]),
-        "ProjectUpdate": _object({"name": _text(PROJECT_NAME_MAX, min_length=1),
-                                  "instructions": _nullable(_text(PROJECT_INSTRUCTIONS_MAX))}, required=[]),
-        "ThreadCreate": _object({"title": _nullable(_text(THREAD_TITLE_MAX)), "model_provider": _nullable(provider)},
-                                required=[]),
-        "ThreadUpdate": _object({"title": _text(THREAD_TITLE_MAX, min_length=1), "model_provider": _nullable(provider)},
-                                required=[]),
-        "MessageCreate": _object({"content": _text(MESSAGE_CONTENT_MAX, min_length=1)}),
+        "ProjectCreate": _example(_object({"name": _text(PROJECT_NAME_MAX, min_length=1),
+                                           "instructions": _nullable(_text(PROJECT_INSTRUCTIONS_MAX))},
+                                          required=["name"]),
+                                  {"name": "Research", "instructions": "Answer briefly."}),
+        "ProjectUpdate": _example(_object({"name": _text(PROJECT_NAME_MAX, min_length=1),
+                                           "instructions": _nullable(_text(PROJECT_INSTRUCTIONS_MAX))}, required=[]),
+                                  {"name": "Research notes"}),
+        "ThreadCreate": _example(_object({"title": _nullable(_text(THREAD_TITLE_MAX)),
+                                          "model_provider": _nullable(provider)}, required=[]),
+                                 {"title": "Sources", "model_provider": providers.DEFAULT_PROVIDER}),
+        "ThreadUpdate": _example(_object({"title": _text(THREAD_TITLE_MAX, min_length=1),
+                                          "model_provider": _nullable(provider)}, required=[]),
+                                 {"title": "Primary sources"}),
+        "MessageCreate": _example(_object({"content": _text(MESSAGE_CONTENT_MAX, min_length=1)}),
+                                  {"content": "Which sources should I read first?"}),
     }
 
 
@@ -118,19 +128,27 @@ PAGE_PARAMETERS = [
 ]
 
 
+# Lenient on purpose, as EventSource clients expect: a value that is not a whole number is ignored.
 RESUME_PARAMETERS = [
-    {"name": "Last-Event-ID", "in": "header", "required": False, "description": "The id of the last event seen.",
-     "schema": {"type": "integer", "minimum": 0}},
-    {"name": "after", "in": "query", "required": False, "description": "Resume after this text offset.",
-     "schema": {"type": "integer", "minimum": 0}},
+    {"name": "Last-Event-ID", "in": "header", "required": False, "schema": {"type": "string"},
+     "description": "The id of the last event seen, to resume after it; ignored unless a whole number."},
+    {"name": "after", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "A text offset to resume after when Last-Event-ID is absent; ignored unless a whole number."},
 ]
 
 
+def _links(parameter: str, expression: str, *op_ids: str) -> dict:
+    """Links from an answer to the operations that take the id it carries."""
+    return {op_id: {"operationId": op_id, "parameters": {parameter: expression}} for op_id in op_ids}
+
+
 def _operation(op_id: str, summary: str, ok: tuple[int, str, dict | None], *, path_id: str | None = None,
-               body: str | None = None, paged: bool = False, reply: bool = False, extra: list = ()) -> dict:
+               body: str | None = None, paged: bool = False, reply: bool = False, extra: list = (),
+               links: dict | None = None) -> dict:
     """One operation: its parameters, body and every answer it can give."""
     status, description, content = ok
-    responses = {str(status): {"description": description, **({"content": content} if content else {})}}
+    responses = {str(status): {"description": description, **({"content": content} if content else {}),
+                               **({"links": links} if links else {})}}
     errors = [401, 429]
     if path_id:
         errors.append(404)
@@ -158,8 +176,20 @@ def _answer(status: int, description: str, schema: str | None) -> tuple[int, str
     return status, description, _json(schema) if schema else None
 
 
-EVENT_STREAM = {"text/event-stream": {"schema": {"type": "string"}}}
-REPLY_ANSWER = {**_json("Exchange"), **EVENT_STREAM}
+def _event_stream(*names: str) -> dict:
+    """Server-sent events with these names; each one's data is JSON."""
+    event = _object({"event": {"type": "string", "enum": list(names)}, "data": {"type": "string"},
+                     "id": {"type": "string"}}, required=["event", "data"])
+    return {"text/event-stream": {"schema": event}}
+
+
+REPLY_ANSWER = {**_json("Exchange"), **_event_stream("start", "delta", "done", "error")}
+PROJECT_LINKS = _links("project_id", "$response.body#/id", "getProject", "updateProject", "deleteProject",
+                       "listThreads", "createThread")
+THREAD_LINKS = _links("thread_id", "$response.body#/id", "getThread", "updateThread", "deleteThread",
+                      "listMessages", "postMessage")
+REPLY_LINKS = _links("message_id", "$response.body#/assistant_message/id", "stopMessage", "retryMessage",
+                     "watchMessage")
 
 
 def _paths() -> dict:
@@ -176,7 +206,8 @@ def _paths() -> dict:
             "get": _operation("listProjects", "The caller's projects, latest activity first.",
                               _answer(200, "One page of projects.", "ProjectList"), paged=True),
             "post": _operation("createProject", "Create a project.",
-                               _answer(201, "The new project.", "Project"), body="ProjectCreate"),
+                               _answer(201, "The new project.", "Project"), body="ProjectCreate",
+                               links=PROJECT_LINKS),
         },
         "/api/projects/{project_id}": {
             "get": _operation("getProject", "One project.", _answer(200, "The project.", "Project"),
@@ -190,7 +221,8 @@ def _paths() -> dict:
             "get": _operation("listThreads", "A project's threads, latest activity first.",
                               _answer(200, "One page of threads.", "ThreadList"), path_id="project_id", paged=True),
             "post": _operation("createThread", "Create a thread, bound to its provider for good.",
-                               _answer(201, "The new thread.", "Thread"), path_id="project_id", body="ThreadCreate"),
+                               _answer(201, "The new thread.", "Thread"), path_id="project_id", body="ThreadCreate",
+                               links=THREAD_LINKS),
         },
         "/api/threads/{thread_id}": {
             "get": _operation("getThread", "One thread.", _answer(200, "The thread.", "Thread"), path_id="thread_id"),
@@ -206,7 +238,7 @@ def _paths() -> dict:
                 "postMessage", "Send a message; the thread's provider answers. With Accept: text/event-stream "
                 "the answer streams as events start, delta…, then done or error.",
                 (201, "The message and the finished reply.", REPLY_ANSWER),
-                path_id="thread_id", body="MessageCreate", reply=True),
+                path_id="thread_id", body="MessageCreate", reply=True, links=REPLY_LINKS),
         },
         "/api/messages/{message_id}/retry": {"post": _operation(
             "retryMessage", "Run the thread's latest failed, stopped or interrupted reply again.",
@@ -216,7 +248,8 @@ def _paths() -> dict:
             _answer(200, "The reply as stored.", "Message"), path_id="message_id")},
         "/api/messages/{message_id}/stream": {"get": _operation(
             "watchMessage", "A reply as server-sent events: snapshot, delta…, then done or error.",
-            (200, "The event stream.", EVENT_STREAM), path_id="message_id", extra=RESUME_PARAMETERS)},
+            (200, "The event stream.", _event_stream("snapshot", "delta", "done", "error")),
+            path_id="message_id", extra=RESUME_PARAMETERS)},
     }
 
 
