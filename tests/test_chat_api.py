@@ -255,3 +255,24 @@ def test_null_provider_thread_is_answered_by_anthropic(app, client, api, scripte
         db.session.commit()
     reply = client.post(f"/api/threads/{thread['id']}/messages", json={"content": "Hi"}, headers=api).json
     assert reply["assistant_message"]["provider"] == "anthropic"
+
+
+def test_a_finished_reply_is_stored_even_when_the_database_first_refuses(app, client, api, thread_id, scripted,
+                                                                        monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from app.services import replies_store
+
+    real_finish, calls = replies_store.finish, []
+
+    def busy_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE messages", {}, Exception("database is locked"))
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(replies_store, "finish", busy_once)
+    response = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"}, headers=api)
+    assert response.status_code == 201 and response.json["assistant_message"]["status"] == "complete"
+    assert len(calls) == 2
+    assert messages(app)[-1] == ("assistant", "Hello there.", "complete")

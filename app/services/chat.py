@@ -193,10 +193,21 @@ class Runner:
         self._store(job, live, outcome, http_status)
 
     def _store(self, job: ReplyJob, live: LiveReply, outcome: dict, http_status: int | None) -> None:
+        # A busy database (a pool timeout, a lock) must not lose a finished reply: try again for a while.
+        # The reply stays live meanwhile, so the ticker keeps its heartbeat and the sweeper leaves it alone.
+        deadline = time.monotonic() + self.stale_seconds / 2
         try:
-            replies_store.finish(self.engine, job.message_id, job.attempt, content=live.text(), **outcome)
-        except Exception:
-            log.exception("Could not store reply %s; the sweeper will mark it interrupted", job.message_id)
+            while True:
+                try:
+                    replies_store.finish(self.engine, job.message_id, job.attempt, content=live.text(), **outcome)
+                    break
+                except Exception:
+                    if time.monotonic() >= deadline:
+                        log.exception("Could not store reply %s; the sweeper will mark it interrupted",
+                                      job.message_id)
+                        break
+                    log.warning("Storing reply %s failed; trying again", job.message_id, exc_info=True)
+                    time.sleep(1)
         finally:
             REPLIES.remove(live)
             live.end(outcome["status"], http_status)
