@@ -92,10 +92,10 @@ def server_env(database_url: str, provider_url: str, **extra) -> dict[str, str]:
     return {**env, **{k: str(v) for k, v in extra.items()}}
 
 
-def read_sse(response) -> "Iterator[tuple[str, str | None, str]]":
-    """Parse a streaming httpx2 response into (event, id, data); comments come as ('comment', None, text)."""
+def parse_sse(lines) -> "Iterator[tuple[str, str | None, str]]":
+    """SSE lines as (event, id, data); comments come as ('comment', None, text)."""
     name, event_id, data = "message", None, []
-    for line in response.iter_lines():
+    for line in lines:
         if line == "":
             if data or name != "message":
                 yield name, event_id, "\n".join(data)
@@ -108,6 +108,11 @@ def read_sse(response) -> "Iterator[tuple[str, str | None, str]]":
             event_id = line[4:]
         elif line.startswith("data: "):
             data.append(line[6:])
+
+
+def read_sse(response) -> "Iterator[tuple[str, str | None, str]]":
+    """Parse a streaming httpx2 response as it arrives."""
+    return parse_sse(response.iter_lines())
 
 
 def csrf_of(html: str) -> str:

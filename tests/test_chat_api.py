@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Message
 from app.providers.base import ProviderError, ReplyEnd
+from tests.live_server import parse_sse
 
 
 @pytest.fixture
@@ -29,23 +30,8 @@ def messages(app):
 
 
 def read_events(response):
-    """Parse an SSE body into (event, id, data) triples; comments are kept as ('comment', None, text)."""
-    events = []
-    for block in response.get_data(as_text=True).split("\n\n"):
-        if not block.strip():
-            continue
-        name, event_id, data = "message", None, []
-        for line in block.split("\n"):
-            if line.startswith(":"):
-                name, data = "comment", [line[1:].strip()]
-            elif line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("id: "):
-                event_id = line[4:]
-            elif line.startswith("data: "):
-                data.append(line[6:])
-        events.append((name, event_id, "\n".join(data)))
-    return events
+    """A whole SSE body as (event, id, data) triples; comments as ('comment', None, text)."""
+    return list(parse_sse(response.get_data(as_text=True).split("\n")))
 
 
 def test_post_answers_once_the_reply_ends(app, client, api, thread_id, scripted):
