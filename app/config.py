@@ -66,6 +66,7 @@ def load() -> dict:
         "PROVIDER_TIMEOUT_SECONDS": _float("PROVIDER_TIMEOUT_SECONDS", 120.0),
         "PROVIDER_MAX_RETRIES": _int("PROVIDER_MAX_RETRIES", 2),
         "MAX_OUTPUT_TOKENS": _int("MAX_OUTPUT_TOKENS", 4096),
+        "MAX_REPLIES_IN_FLIGHT": _int("MAX_REPLIES_IN_FLIGHT", 500),
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
         "CONTEXT_BUDGET_TOKENS": _int("CONTEXT_BUDGET_TOKENS", 100_000),

@@ -4,11 +4,15 @@ from __future__ import annotations
 from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from . import rate_limits
 from .extensions import db
 from .htmx import is_htmx, render_blocks
+from .services.chat import RepliesBusy
+
+BUSY_RETRY_AFTER_SECONDS = 5
 
 MESSAGES = {
     400: "The request was not valid.",
@@ -21,6 +25,7 @@ MESSAGES = {
     415: "The request body must be JSON (Content-Type: application/json).",
     429: "Too many requests; slow down and try again shortly.",
     500: "Something went wrong on our side.",
+    503: "The server is busy right now. Try again in a few seconds.",
 }
 
 
@@ -63,6 +68,25 @@ def _rate_limited(exc: RateLimitExceeded):
     return response
 
 
+def busy_response(message: str | None = None) -> Response:
+    """A 503 that says when to try again: the server is saturated, not broken."""
+    response = error_response(503, message)
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+    return response
+
+
+def _replies_busy(exc: RepliesBusy):
+    db.session.rollback()
+    return busy_response(str(exc))
+
+
+def _pool_timeout(exc: PoolTimeout):
+    # Every database connection stayed taken for the pool's whole timeout: overload, not a bug.
+    current_app.logger.warning("No database connection free for %s %s", request.method, request.path)
+    db.session.rollback()
+    return busy_response()
+
+
 def _unhandled(exc: Exception):
     current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
     db.session.rollback()
@@ -74,4 +98,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(RepliesBusy, _replies_busy)
+    app.register_error_handler(PoolTimeout, _pool_timeout)
     app.register_error_handler(Exception, _unhandled)

@@ -96,6 +96,7 @@ def app(migrated_database, request):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+        app.extensions["reply_runner"].engine.dispose()
 
 
 def _wait_for_reply_threads(timeout: float = 5.0) -> None:

@@ -97,22 +97,25 @@ def test_a_new_watcher_gets_the_text_so_far_then_the_rest_without_repeats(api):
     assert final[5:] == resumed_text
 
 
-def _stream_until_deltas(api, thread_id, content, count):
-    """Post a message and return (reply id, the open stream, its event iterator) after `count` deltas."""
+def _stream_until_text(api, thread_id, content, text):
+    """Post a message and return (reply id, the open stream, its event iterator) once `text` has streamed.
+
+    Deltas that queue up while the stream is busy arrive joined, so this counts text, not events.
+    """
     stream = stream_post(api, thread_id, content)
     events = read_sse(stream.__enter__())
     reply_id = json.loads(next(events)[2])["assistant_message"]["id"]
-    seen = 0
-    for name, _, _ in events:
-        seen += name == "delta"
-        if seen == count:
+    seen = ""
+    for name, _, data in events:
+        seen += json.loads(data)["text"] if name == "delta" else ""
+        if seen == text:
             break
     return reply_id, stream, events
 
 
 def test_stop_closes_the_provider_stream_and_keeps_the_partial_text(api, fake_provider):
     thread_id = new_thread(api, "deepseek")
-    reply_id, response, events = _stream_until_deltas(api, thread_id, "Silence [[stall-after:3]]", 3)
+    reply_id, response, events = _stream_until_text(api, thread_id, "Silence [[stall-after:3]]", "Hello from fake")
     started = time.monotonic()
     stopped = api.post(f"/api/messages/{reply_id}/stop")
     assert time.monotonic() - started < 2, stopped.text
@@ -130,7 +133,7 @@ def test_stop_reaches_a_runner_in_another_app_server(api, app, migrated_database
     other = LiveServer(server_env(migrated_database, fake_provider_server.base_url))
     try:
         thread_id = new_thread(api, "anthropic")
-        reply_id, response, _ = _stream_until_deltas(api, thread_id, "Wait [[stall-after:2]]", 2)
+        reply_id, response, _ = _stream_until_text(api, thread_id, "Wait [[stall-after:2]]", "Hello from")
         stopped = httpx2.post(f"{other.url}/api/messages/{reply_id}/stop", headers=dict(api.headers), timeout=10)
         response.__exit__(None, None, None)
     finally:

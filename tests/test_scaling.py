@@ -1,4 +1,5 @@
 """Pages and API calls cost the same number of queries however many threads or messages there are."""
+import threading
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -11,13 +12,15 @@ from app.models import Message, Project, Thread, User, utcnow
 
 @contextmanager
 def counted(app):
-    """Count the SQL statements run inside the block."""
+    """Count the SQL statements the request runs inside the block (not those of reply runners)."""
     statements = []
     with app.app_context():
         engine = db.engine
+    request_thread = threading.get_ident()
 
     def record(conn, cursor, statement, *args):
-        statements.append(statement)
+        if threading.get_ident() == request_thread:
+            statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
     try:
@@ -73,3 +76,18 @@ def test_the_thread_page_shows_the_latest_messages_only(app, client, auth):
     html = client.get(f"/threads/{thread_id}").get_data(as_text=True)
     assert html.count('class="message ') == 50
     assert ">m499<" in html and ">m449<" not in html and "Load earlier messages" in html
+
+
+def test_posting_a_message_runs_a_few_statements_before_the_provider_is_called(app, client, auth, scripted):
+    auth.signup_and_login()
+    headers = auth.token()
+    counts = []
+    for messages in (4, 150):
+        _, thread_id = seed(app, 1, messages)
+        client.post(f"/api/threads/{thread_id}/messages", json={"content": "Warm up"}, headers=headers)
+        with counted(app) as statements:
+            response = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"}, headers=headers)
+        assert response.status_code == 201 and response.json["assistant_message"]["status"] == "complete"
+        counts.append(len(statements))
+    # token with its user, thread with its project, both messages, touch thread and project, history
+    assert counts[0] == counts[1] and counts[0] <= 7, counts

@@ -96,7 +96,7 @@ def _answer(started: chat.Started, status: int):
     if _wants_stream():
         return sse.response(_started_events(engine, started, heartbeat))
     ended = chat.wait_for_end(engine, started)
-    reply = replies_store.load(engine, started.reply.id)
+    reply = ended.view or replies_store.load(engine, started.reply.id)
     body = {"user_message": schemas.message_json(started.user_message) if started.user_message else None,
             "assistant_message": schemas.message_json(reply)}
     if reply.status == "error":
@@ -117,7 +117,7 @@ def _follow_events(engine, message_id: int, after: int, heartbeat: float, live=N
         if isinstance(item, Delta):
             yield sse.event(_json({"text": item.text}), "delta", item.offset)
         elif isinstance(item, Ended):
-            reply = replies_store.load(engine, message_id)
+            reply = item.view or replies_store.load(engine, message_id)
             if reply.status == "error":
                 yield sse.event(_json({"error": reply.error, "assistant_message": schemas.message_json(reply)}),
                                 "error")

@@ -50,8 +50,8 @@ def post_message(thread_id: int):
         return _composer(thread, form, None, 400)
     try:
         started = chat.start_reply(thread, form.content.data, current_app.config)
-    except chat.ReplyConflict as exc:
-        return _composer(thread, form, str(exc), 409)
+    except (chat.ReplyConflict, chat.RepliesBusy) as exc:
+        return _composer(thread, form, str(exc), exc.status)
     return _reply_stream(thread, started, with_user_message=True)
 
 
@@ -63,8 +63,8 @@ def retry_message(message_id: int):
     thread = message.thread
     try:
         started = chat.retry_reply(message, current_app.config)
-    except chat.ReplyConflict as exc:
-        return _composer(thread, ChatForm(formdata=None), str(exc), 409)
+    except (chat.ReplyConflict, chat.RepliesBusy) as exc:
+        return _composer(thread, ChatForm(formdata=None), str(exc), exc.status)
     return _reply_stream(thread, started, with_user_message=False)
 
 
@@ -118,7 +118,7 @@ def _stream(message_id: int, after: int, first: str | None = None, live=None):
             if isinstance(item, Delta):
                 yield sse.event(prefix + str(escape(item.text)) + suffix, id=item.offset)
             elif isinstance(item, Ended):
-                message = replies_store.load(engine, message_id)
+                message = item.view or replies_store.load(engine, message_id)
                 yield sse.event(render_template("pages/_final.html", message=message, watch=False,
                                                 latest_id=message.id))
                 return

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from flask import abort, current_app
 from sqlalchemy import exists, select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import ApiToken, User, utcnow
@@ -76,7 +77,8 @@ def user_for_bearer(header: str) -> User | None:
     if scheme.lower() != "bearer" or not secret.strip():
         return None
     token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == ApiToken.hash_secret(secret.strip()))
+        select(ApiToken).options(joinedload(ApiToken.user))
+        .where(ApiToken.token_hash == ApiToken.hash_secret(secret.strip()))
     )
     if token is None or token.revoked_at is not None:
         return None

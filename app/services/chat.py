@@ -5,11 +5,12 @@ import logging
 import queue
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Mapping
 
 from flask import current_app
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, create_engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import providers
@@ -28,15 +29,33 @@ SHUTDOWN_ERROR = "The server restarted while writing this reply. Retry to get an
 class ReplyConflict(Exception):
     """The thread already has a reply in flight, or the message can't be retried."""
 
+    status = 409
+
+
+class RepliesBusy(Exception):
+    """This process already runs as many replies as it may; the client should try again shortly."""
+
+    status = 503
+
 
 @dataclass(frozen=True)
 class ReplyJob:
     """Everything a runner needs, as plain data: no ORM object crosses into it."""
 
-    message_id: int
-    attempt: int
+    reply: MessageView  # the pending reply as stored when it started
     provider: str
     request: ReplyRequest
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A reply the provider is done with, waiting for its ending to be stored."""
+
+    job: ReplyJob
+    live: LiveReply
+    ending: replies_store.Ending
+    http_status: int | None
+    give_up_at: float  # monotonic time after which the sweeper is left to mark it interrupted
 
 
 @dataclass(frozen=True)
@@ -50,56 +69,75 @@ class Started:
 
 # --- starting ---------------------------------------------------------------
 
+THREAD_BUSY = "This thread is still writing a reply. Wait for it or stop it first."
+SERVER_BUSY = "The server is writing as many replies as it can right now. Try again in a few seconds."
+
+
 def start_reply(thread: Thread, content: str, config: Mapping) -> Started:
     """Store the user's message and a pending reply in one short transaction, then run it."""
+    _admit(config)
     spec = providers.get(thread.model_provider)
     user = Message(thread_id=thread.id, role="user", content=content, status=COMPLETE)
     reply = Message(thread_id=thread.id, role="assistant", content="", status=PENDING, provider=spec.name,
                     model=spec.model(config), attempt=1, heartbeat_at=utcnow())
     thread.touch()
     db.session.add_all([user, reply])
-    _commit_or_conflict("This thread is still writing a reply. Wait for it or stop it first.")
     return _launch(thread, reply, user, config)
 
 
 def retry_reply(message: Message, config: Mapping) -> Started:
     """Run the latest failed, stopped or interrupted reply again, in the same message."""
+    _admit(config)
     thread = message.thread
     latest = db.session.scalar(select(Message.id).where(Message.thread_id == thread.id)
                                .order_by(Message.id.desc()).limit(1))
     if message.role != "assistant" or message.id != latest or message.status not in RETRYABLE:
         raise ReplyConflict("Only the latest reply can be retried, once it has failed or stopped.")
     spec = providers.get(thread.model_provider)
-    result = db.session.execute(
-        update(Message).where(Message.id == message.id, Message.status.in_(RETRYABLE)).values(
-            status=PENDING, attempt=Message.attempt + 1, content="", error=None, stop_reason=None,
-            input_tokens=None, output_tokens=None, stop_requested=False, heartbeat_at=utcnow(),
-            provider=spec.name, model=spec.model(config))
-    )
+    with _one_pending_reply():
+        result = db.session.execute(
+            update(Message).where(Message.id == message.id, Message.status.in_(RETRYABLE)).values(
+                status=PENDING, attempt=Message.attempt + 1, content="", error=None, stop_reason=None,
+                input_tokens=None, output_tokens=None, stop_requested=False, heartbeat_at=utcnow(),
+                provider=spec.name, model=spec.model(config))
+        )
     if result.rowcount != 1:
         db.session.rollback()
         raise ReplyConflict("This reply is already being retried.")
     thread.touch()
-    _commit_or_conflict("This thread is still writing a reply. Wait for it or stop it first.")
     db.session.refresh(message)
     return _launch(thread, message, None, config)
 
 
-def _commit_or_conflict(message: str) -> None:
+def _admit(config: Mapping) -> None:
+    # A fast "try again" beats queueing for a CPU and a database pool that are already saturated.
+    if len(REPLIES) >= int(config["MAX_REPLIES_IN_FLIGHT"]):
+        raise RepliesBusy(SERVER_BUSY)
+
+
+@contextmanager
+def _one_pending_reply():
+    """Turn a hit on the one-pending-reply-per-thread index into a ReplyConflict."""
     try:
-        db.session.commit()
-    except IntegrityError:  # the one-pending-reply-per-thread index
+        yield
+    except IntegrityError:
         db.session.rollback()
-        raise ReplyConflict(message) from None
+        raise ReplyConflict(THREAD_BUSY) from None
 
 
 def _launch(thread: Thread, reply: Message, user: Message | None, config: Mapping) -> Started:
+    # Everything the runner and the answer need is read inside the transaction, so nothing is
+    # loaded again after the commit expires it.
+    with _one_pending_reply():
+        db.session.flush()
     system = thread.project.instructions or None
     budget = int(config["CONTEXT_BUDGET_TOKENS"]) - history.estimate_tokens(system or "")
     turns = history.conversation(db.session, thread.id, reply.id, budget)
-    job = ReplyJob(reply.id, reply.attempt, providers.get(thread.model_provider).name, ReplyRequest(
-        turns=turns, system=system, model=reply.model, max_output_tokens=int(config["MAX_OUTPUT_TOKENS"])))
     views = (replies_store.view_of(user) if user else None, replies_store.view_of(reply))
+    job = ReplyJob(views[1], providers.get(thread.model_provider).name, ReplyRequest(
+        turns=turns, system=system, model=reply.model, max_output_tokens=int(config["MAX_OUTPUT_TOKENS"])))
+    with _one_pending_reply():
+        db.session.commit()
     return Started(*views, runner().start(job))
 
 
@@ -138,26 +176,28 @@ class Runner:
         self.heartbeat_seconds = float(config["REPLY_HEARTBEAT_SECONDS"])
         self.stale_seconds = float(config["REPLY_STALE_SECONDS"])
         self._ticker: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
+        self._finished: queue.SimpleQueue[Finished] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._last_sweep = float("-inf")
         self.relay = RedisRelay(config["REDIS_URL"]) if config.get("REDIS_URL") else None
 
     def start(self, job: ReplyJob) -> LiveReply:
         """Run a reply in the background of this process."""
-        live = LiveReply(job.message_id, job.attempt)
+        live = LiveReply(job.reply.id, job.reply.attempt)
         REPLIES.add(live)
         self.ensure_ticker()
         threading.Thread(target=self.run, args=(job, live), daemon=True,
-                         name=f"reply-{job.message_id}").start()
+                         name=f"reply-{job.reply.id}").start()
         return live
 
     def run(self, job: ReplyJob, live: LiveReply) -> None:
-        """Call the provider, pass on each delta, then store how the reply ended."""
+        """Call the provider, pass on each delta, then hand how the reply ended to the writer."""
         usage: ReplyEnd | None = None
         outcome: dict = {"status": COMPLETE}
         http_status = None
         if self.relay is not None:
-            self.relay.begin(job.message_id, job.attempt)
+            self.relay.begin(live.message_id, live.attempt)
         try:
             live.begin_streaming()
             adapter = providers.adapter_for(job.provider, self.config)
@@ -169,7 +209,7 @@ class Runner:
                     if isinstance(event, TextDelta):
                         live.add(event.text)
                         if self.relay is not None:
-                            self.relay.delta(job.message_id, job.attempt, event.text, live.length)
+                            self.relay.delta(live.message_id, live.attempt, event.text, live.length)
                     elif isinstance(event, ReplyEnd):
                         usage = event
             finally:
@@ -180,39 +220,80 @@ class Runner:
             outcome = {"status": ERROR, "error": exc.message}
             http_status = exc.status
         except Exception:  # a bug must still end the reply, never leave it pending
-            log.exception("Reply %s failed unexpectedly", job.message_id)
+            log.exception("Reply %s failed unexpectedly", live.message_id)
             outcome = {"status": ERROR, "error": "The reply failed unexpectedly. Retry to try again."}
             http_status = 500
         finally:
             live.end_streaming()
         if usage is not None:
             outcome.setdefault("stop_reason", usage.stop_reason)
-            outcome.update(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
-            if usage.model:
-                outcome["model"] = usage.model
-        self._store(job, live, outcome, http_status)
+            outcome.update(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, model=usage.model)
+        ending = replies_store.Ending(live.message_id, live.attempt, live.text(), **outcome)
+        self._hand_over(Finished(job, live, ending, http_status, time.monotonic() + self.stale_seconds / 2))
 
-    def _store(self, job: ReplyJob, live: LiveReply, outcome: dict, http_status: int | None) -> None:
-        # A busy database (a pool timeout, a lock) must not lose a finished reply: try again for a while.
-        # The reply stays live meanwhile, so the ticker keeps its heartbeat and the sweeper leaves it alone.
-        deadline = time.monotonic() + self.stale_seconds / 2
+    # --- storing endings: one writer per process, so a rush of finishing replies costs one
+    # connection and a few transactions, and a busy database delays an ending but never loses it.
+
+    def _hand_over(self, item: Finished) -> None:
+        self._finished.put(item)
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_while_busy, daemon=True, name="reply-writer")
+                self._writer.start()
+
+    def _write_while_busy(self) -> None:
+        while True:
+            try:
+                batch = [self._finished.get(timeout=self.tick_seconds)]
+            except queue.Empty:
+                with self._lock:
+                    if self._finished.empty():
+                        self._writer = None
+                        return
+                continue
+            self._store(batch + self._take_finished())
+
+    def _take_finished(self) -> list[Finished]:
+        items = []
+        while True:
+            try:
+                items.append(self._finished.get_nowait())
+            except queue.Empty:
+                return items
+
+    def _store(self, batch: list[Finished]) -> None:
+        if not batch:
+            return
         try:
-            while True:
-                try:
-                    replies_store.finish(self.engine, job.message_id, job.attempt, content=live.text(), **outcome)
-                    break
-                except Exception:
-                    if time.monotonic() >= deadline:
-                        log.exception("Could not store reply %s; the sweeper will mark it interrupted",
-                                      job.message_id)
-                        break
-                    log.warning("Storing reply %s failed; trying again", job.message_id, exc_info=True)
-                    time.sleep(1)
-        finally:
-            REPLIES.remove(live)
-            live.end(outcome["status"], http_status)
-            if self.relay is not None:
-                self.relay.ended(job.message_id, job.attempt, outcome["status"])
+            stored = replies_store.finish(self.engine, [item.ending for item in batch])
+        except Exception:
+            if len(batch) > 1:  # one ending the database refuses must not hold back the others
+                for item in batch:
+                    self._store([item])
+            else:
+                self._store_later(batch[0])
+            return
+        for item in batch:
+            self._end(item, stored)
+
+    def _store_later(self, item: Finished) -> None:
+        # Meanwhile the reply stays live: the ticker keeps its heartbeat and the sweeper leaves it alone.
+        if time.monotonic() < item.give_up_at:
+            log.warning("Storing reply %s failed; trying again", item.live.message_id, exc_info=True)
+            timer = threading.Timer(1.0, self._hand_over, args=(item,))
+            timer.daemon = True
+            timer.start()
+        else:
+            log.exception("Could not store reply %s; the sweeper will mark it interrupted", item.live.message_id)
+            self._end(item, stored=False)
+
+    def _end(self, item: Finished, stored: bool) -> None:
+        # Watchers get the stored message with the news, so they need not read it back.
+        view = replies_store.ended_view(item.job.reply, item.ending) if stored else None
+        REPLIES.remove(item.live)
+        item.live.end(item.ending.status, item.http_status, view)
+        if self.relay is not None:
+            self.relay.ended(item.live.message_id, item.live.attempt, item.ending.status)
 
     # The ticker, not the deltas, saves partial text, beats and acts on Stop,
     # so a silent provider can still be stopped and a dead runner is noticed.
@@ -270,9 +351,13 @@ class Runner:
         deadline = time.monotonic() + grace_seconds
         while REPLIES.all() and time.monotonic() < deadline:
             time.sleep(0.1)
-        for live in REPLIES.all():
-            replies_store.finish(self.engine, live.message_id, live.attempt, content=live.text(),
-                                 status=INTERRUPTED, error=SHUTDOWN_ERROR)
+        self._store(self._take_finished())  # endings the writer has not reached yet are stored as they are
+        left = REPLIES.all()
+        if left:
+            replies_store.finish(self.engine, [
+                replies_store.Ending(live.message_id, live.attempt, live.text(), INTERRUPTED, error=SHUTDOWN_ERROR)
+                for live in left])
+        for live in left:
             live.interrupt()  # its own late write no longer matches the attempt, so it changes nothing
             live.end(INTERRUPTED)
 
@@ -283,9 +368,19 @@ def runner() -> Runner:
 
 
 def init_app(app) -> None:
-    """Give the app its runner, bound to its engine and configuration."""
+    """Give the app its runner, bound to its own engine and the app's configuration."""
     with app.app_context():
-        app.extensions["reply_runner"] = Runner(db.engine, app.config)
+        app.extensions["reply_runner"] = Runner(_runner_engine(db.engine), app.config)
+
+
+def _runner_engine(engine: Engine) -> Engine:
+    """A small pool of the runner's own, so storing replies never queues behind requests for a connection.
+
+    SQLite serialises writes itself, and a second pool would only open more files: it shares the app's.
+    """
+    if engine.dialect.name == "sqlite":
+        return engine
+    return create_engine(engine.url, pool_size=2, max_overflow=2, pool_pre_ping=True)
 
 
 # --- watching ---------------------------------------------------------------
@@ -333,8 +428,9 @@ def _follow_relay(engine: Engine, relay: RedisRelay, message_id: int, after: int
         return latest is not None and latest.pending and latest.attempt == stored.attempt
 
     for item in relay.follow(message_id, stored.attempt, after, heartbeat_seconds, still_pending):
-        if isinstance(item, Ended):  # the stored status is the truth
-            yield Ended(replies_store.load(engine, message_id).status)
+        if isinstance(item, Ended):  # the stored message is the truth
+            stored = replies_store.load(engine, message_id)
+            yield Ended(stored.status, view=stored)
             return
         yield item
 
@@ -350,11 +446,32 @@ def _follow_live(live: LiveReply, after: int, heartbeat_seconds: float):
             except queue.Empty:
                 yield Heartbeat()
                 continue
-            yield event
+            if isinstance(event, Delta):
+                event, ended = _with_queued_deltas(event, watcher)
+                yield event
+                event = ended or event
             if isinstance(event, Ended):
+                yield event
                 return
     finally:
         live.unwatch(watcher)
+
+
+def _with_queued_deltas(first: Delta, watcher: queue.SimpleQueue) -> tuple[Delta, Ended | None]:
+    """`first` joined with the deltas already queued behind it, and the end if it is queued too.
+
+    A stream that fell behind (a slow client, a busy worker) catches up in one event, not one per token.
+    """
+    texts, offset = [first.text], first.offset
+    while True:
+        try:
+            event = watcher.get_nowait()
+        except queue.Empty:
+            return Delta("".join(texts), offset), None
+        if isinstance(event, Ended):
+            return Delta("".join(texts), offset), event
+        texts.append(event.text)
+        offset = event.offset
 
 
 def _follow_stored(engine: Engine, message_id: int, after: int, heartbeat_seconds: float, poll_seconds: float):
@@ -367,7 +484,7 @@ def _follow_stored(engine: Engine, message_id: int, after: int, heartbeat_second
             yield Delta(view.content[offset:], len(view.content))
             offset, silent_since = len(view.content), time.monotonic()
         if not view.pending:
-            yield Ended(view.status)
+            yield Ended(view.status, view=view)
             return
         if time.monotonic() - silent_since >= heartbeat_seconds:
             yield Heartbeat()

@@ -8,6 +8,10 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .replies_store import MessageView
 
 try:  # under gunicorn the gevent worker patched threading, so runners are greenlets
     import gevent
@@ -31,13 +35,15 @@ class Delta:
 
 @dataclass(frozen=True)
 class Ended:
-    """The reply is stored; watchers load it from the database.
+    """The reply is stored.
 
-    `http_status` is what the API answers for it (None when not known here).
+    `http_status` is what the API answers for it (None when not known here); `view` is the
+    stored message when known here, else watchers load it from the database.
     """
 
     status: str
     http_status: int | None = None
+    view: MessageView | None = None
 
 
 @dataclass(frozen=True)
@@ -90,10 +96,10 @@ class LiveReply:
             if watcher in self._watchers:
                 self._watchers.remove(watcher)
 
-    def end(self, status: str, http_status: int | None = None) -> None:
+    def end(self, status: str, http_status: int | None = None, view: MessageView | None = None) -> None:
         """Tell every watcher the reply is stored."""
         with self._lock:
-            self.ended = Ended(status, http_status)
+            self.ended = Ended(status, http_status, view)
             for watcher in self._watchers:
                 watcher.put(self.ended)
             self._watchers.clear()
@@ -139,6 +145,9 @@ class Registry:
 
     def get(self, message_id: int) -> LiveReply | None:
         return self._replies.get(message_id)
+
+    def __len__(self) -> int:
+        return len(self._replies)
 
     def all(self) -> list[LiveReply]:
         with self._lock:

@@ -5,11 +5,11 @@ runner never overwrites a retried or swept reply.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from sqlalchemy import Engine, and_, bindparam, select, update
+from sqlalchemy import Engine, and_, bindparam, func, select, update
 
 from ..models import INTERRUPTED, PENDING, Message, ReplyState, utcnow
 
@@ -82,14 +82,47 @@ def stop_requested(engine: Engine, ids: list[int]) -> set[int]:
         ).scalars())
 
 
-def finish(engine: Engine, message_id: int, attempt: int, **values) -> bool:
-    """Store how a reply ended; False when it is no longer this runner's attempt."""
+@dataclass(frozen=True)
+class Ending:
+    """How a reply ended, as its runner stores it; a None model keeps the stored one."""
+
+    message_id: int
+    attempt: int
+    content: str
+    status: str
+    model: str | None = None
+    stop_reason: str | None = None
+    error: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+ENDING_VALUES = [f.name for f in fields(Ending) if f.name not in ("message_id", "attempt")]
+_FINISH = update(messages).where(_own_attempt()).values({
+    **{name: bindparam(f"e_{name}") for name in ENDING_VALUES},
+    "model": func.coalesce(bindparam("e_model"), messages.c.model),
+    "heartbeat_at": bindparam("now"),
+})
+
+
+def finish(engine: Engine, endings: Sequence[Ending]) -> bool:
+    """Store how several replies ended, in one transaction.
+
+    True when every one was still its runner's attempt; a late runner changes nothing.
+    """
+    now = utcnow()
+    rows = [{"m_id": e.message_id, "m_attempt": e.attempt, "now": now,
+             **{f"e_{name}": getattr(e, name) for name in ENDING_VALUES}} for e in endings]
     with engine.begin() as conn:
-        result = conn.execute(
-            update(messages).where(_own_attempt()).values(heartbeat_at=utcnow(), **values),
-            {"m_id": message_id, "m_attempt": attempt},
-        )
-    return result.rowcount == 1
+        result = conn.execute(_FINISH, rows)
+    return result.rowcount == len(rows)
+
+
+def ended_view(reply: MessageView, ending: Ending) -> MessageView:
+    """The pending `reply` as it reads once `finish` has stored this ending."""
+    values = {name: getattr(ending, name) for name in ENDING_VALUES}
+    values["model"] = reply.model if ending.model is None else ending.model
+    return replace(reply, **values)
 
 
 def sweep_stale(engine: Engine, stale_seconds: float, exclude: Iterable[int] = ()) -> int:

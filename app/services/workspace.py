@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import abort
 from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager
 
 from ..extensions import db
 from ..limits import DEFAULT_THREAD_TITLE
@@ -23,7 +24,8 @@ def owned_project_or_404(user: User, project_id: int) -> Project:
 def owned_thread_or_404(user: User, thread_id: int) -> Thread:
     """The user's thread, or 404."""
     thread = db.session.scalar(
-        select(Thread).join(Project).where(Thread.id == thread_id, Project.user_id == user.id)
+        select(Thread).join(Project).options(contains_eager(Thread.project))  # posts touch the project too
+        .where(Thread.id == thread_id, Project.user_id == user.id)
     )
     if thread is None:
         abort(404, description="Thread not found.")
