@@ -249,6 +249,12 @@ async def burst(target: Target, count: int) -> list[Chat]:
     return list(await asyncio.gather(*(target.chat(i, due, 0.0) for i in range(count))))
 
 
+async def one_at_a_time(target: Target, count: int) -> list[Chat]:
+    """`count` chats one after another, each due when the one before it has ended: one chat in flight."""
+    loop = asyncio.get_running_loop()
+    return [await target.chat(i, loop.time(), 0.0) for i in range(count)]
+
+
 async def steady(target: Target, rate: float, seconds: float) -> list[Chat]:
     """Open loop: chat k is due at k / rate and starts then, whether or not earlier ones have ended."""
     loop = asyncio.get_running_loop()

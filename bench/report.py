@@ -258,6 +258,7 @@ def render(results: dict) -> str:
         "*CPU ms/reply*: utime+stime of the gunicorn master and workers over the shape ÷ chats; "
         "in brackets the app's own share (minus the SDK floor).",
         "", f"## Burst: N chats started at the same instant", "",
+        "N = 1 is 20 chats one after another (one in flight at a time), so its p50 is a median.", "",
         *burst_table(results, floor_mix), "",
         "## Steady: open-loop arrivals, about L in flight", "",
         "Capacity (highest L with 0 errors, every reply stored complete and added TTFT p95 ≤ 100 ms): "

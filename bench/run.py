@@ -34,6 +34,7 @@ PROD_ENV = ROOT / ".venv" / "bench-prod-env"  # inside .venv: ignored by git, re
 CSRF_INPUT = re.compile(r'name="csrf_token"(?: type="hidden")? value="([^"]+)"')
 PAUSE_SECONDS = 1.0
 PAGE_SAMPLES, PAGE_WARM_UP = 30, 3
+SINGLE_CHAT_REPEATS = 20  # a burst of 1 is this many chats one after another, so its p50 is a median
 WARM_UP_CHATS = 24  # before the shapes: every worker has its SDK clients, connections and templates ready
 
 
@@ -91,6 +92,8 @@ def _drive(make_target, kind: str, size: int, rate: float, seconds: float) -> li
     async def go():
         async with load.new_session() as session:
             target = make_target(session)
+            if kind == "burst" and size == 1:
+                return await load.one_at_a_time(target, SINGLE_CHAT_REPEATS)
             if kind == "burst":
                 return await load.burst(target, size)
             return await load.steady(target, rate, seconds)
@@ -111,7 +114,7 @@ def run_shape(s: DatabaseRun, kind: str, size: int) -> dict:
     args = s.args
     rate = size / s.workload.reply_seconds
     seconds = args.warmup + args.measure
-    count = size if kind == "burst" else int(rate * seconds)
+    count = (SINGLE_CHAT_REPEATS if size == 1 else size) if kind == "burst" else int(rate * seconds)
     window = (0.0, float("inf")) if kind == "burst" else (args.warmup, seconds)
     project_id, thread_ids = seed.chat_threads(s.database.connect(), s.owner, f"Bench {kind} {size}", count)
 

@@ -21,10 +21,13 @@ ERRORS = {
     413: "The request body is larger than the server accepts (MAX_CONTENT_LENGTH).",
     415: "The body is not sent as application/json.",
     429: "Over a rate limit; Retry-After says how many seconds to wait.",
+    503: "The server is busy (no database connection came free in time); Retry-After says when to try again.",
 }
 REPLY_ERRORS = {
     502: "The provider failed or refused; the user message is kept and the reply stored as an error.",
-    503: "The thread's provider has no API key configured on the server.",
+    503: "The thread's provider has no API key configured on the server (the body carries both messages), or "
+         "this server already writes as many replies as it may (MAX_REPLIES_IN_FLIGHT; only `error`, and "
+         "Retry-After says when to try again).",
     504: "The provider timed out.",
 }
 NON_BLANK = r"\S"  # the server trims text, so it must hold more than white space
@@ -110,7 +113,7 @@ def _json(schema: str) -> dict:
 
 def _error(status: int, description: str, schema: str = "Error") -> dict:
     response = {"description": description, "content": _json(schema)}
-    if status == 429:
+    if status in (429, 503):
         response["headers"] = {"Retry-After": {"$ref": "#/components/headers/Retry-After"}}
     return response
 
@@ -149,7 +152,7 @@ def _operation(op_id: str, summary: str, ok: tuple[int, str, dict | None], *, pa
     status, description, content = ok
     responses = {str(status): {"description": description, **({"content": content} if content else {}),
                                **({"links": links} if links else {})}}
-    errors = [401, 429]
+    errors = [401, 429, 503]
     if path_id:
         errors.append(404)
     if body or paged:
@@ -162,7 +165,8 @@ def _operation(op_id: str, summary: str, ok: tuple[int, str, dict | None], *, pa
         responses[str(code)] = _error(code, ERRORS[code])
     if reply:
         for code, text in REPLY_ERRORS.items():
-            responses[str(code)] = _error(code, text, "FailedExchange")
+            # A busy server's 503 carries only `error`, so the wider schema.
+            responses[str(code)] = _error(code, text, "Error" if code == 503 else "FailedExchange")
     operation = {"operationId": op_id, "summary": summary, "responses": responses}
     parameters = ([_id(path_id)] if path_id else []) + (PAGE_PARAMETERS if paged else []) + list(extra)
     if parameters:
@@ -269,7 +273,7 @@ def document() -> dict:
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "An API token of the account."}},
-            "headers": {"Retry-After": {"description": "Seconds until the limit lets requests through again.",
+            "headers": {"Retry-After": {"description": "Seconds to wait before trying again.",
                                         "schema": {"type": "integer", "minimum": 1}}},
             "schemas": _schemas(),
         },

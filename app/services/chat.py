@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Iterator, Mapping
 
 from flask import current_app
-from sqlalchemy import Engine, create_engine, select, update
+from sqlalchemy import Engine, create_engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import providers
@@ -77,11 +77,18 @@ def start_reply(thread: Thread, content: str, config: Mapping) -> Started:
     """Store the user's message and a pending reply in one short transaction, then run it."""
     _admit(config)
     spec = providers.get(thread.model_provider)
-    user = Message(thread_id=thread.id, role="user", content=content, status=COMPLETE)
-    reply = Message(thread_id=thread.id, role="assistant", content="", status=PENDING, provider=spec.name,
-                    model=spec.model(config), attempt=1, heartbeat_at=utcnow())
+    now = utcnow()
+    with _one_pending_reply():
+        # One INSERT for both rows (a bulk insert returning them, in no set order), not one per message;
+        # render_nulls keeps the user row's NULLs in it, else its columns differ and it goes alone.
+        inserted = db.session.scalars(insert(Message).returning(Message).execution_options(render_nulls=True), [
+            {"thread_id": thread.id, "role": "user", "content": content, "status": COMPLETE, "provider": None,
+             "model": None, "attempt": 0, "created_at": now, "heartbeat_at": None},
+            {"thread_id": thread.id, "role": "assistant", "content": "", "status": PENDING, "provider": spec.name,
+             "model": spec.model(config), "attempt": 1, "created_at": now, "heartbeat_at": now},
+        ])
+        user, reply = sorted(inserted, key=lambda message: message.role == "assistant")
     thread.touch()
-    db.session.add_all([user, reply])
     return _launch(thread, reply, user, config)
 
 

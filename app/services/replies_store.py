@@ -55,9 +55,12 @@ def _own_attempt(message_id_param="m_id", attempt_param="m_attempt"):
                 messages.c.attempt == bindparam(attempt_param))
 
 
+# Writes of several rows go in message id order: two transactions of one process (the ticker's and
+# the writer's) then lock shared rows in the same order and cannot deadlock on PostgreSQL.
+
 def save_partials(engine: Engine, partials: Iterable[tuple[int, int, str]]) -> None:
     """Keep the text so far of several replies, and their heartbeat, in one transaction."""
-    rows = [{"m_id": i, "m_attempt": a, "text": t, "now": utcnow()} for i, a, t in partials]
+    rows = [{"m_id": i, "m_attempt": a, "text": t, "now": utcnow()} for i, a, t in sorted(partials)]
     if rows:
         with engine.begin() as conn:
             conn.execute(update(messages).where(_own_attempt())
@@ -66,7 +69,7 @@ def save_partials(engine: Engine, partials: Iterable[tuple[int, int, str]]) -> N
 
 def beat(engine: Engine, replies: Iterable[tuple[int, int]]) -> None:
     """Bump the heartbeat of the replies this process is running."""
-    rows = [{"m_id": i, "m_attempt": a, "now": utcnow()} for i, a in replies]
+    rows = [{"m_id": i, "m_attempt": a, "now": utcnow()} for i, a in sorted(replies)]
     if rows:
         with engine.begin() as conn:
             conn.execute(update(messages).where(_own_attempt()).values(heartbeat_at=bindparam("now")), rows)
@@ -112,7 +115,8 @@ def finish(engine: Engine, endings: Sequence[Ending]) -> bool:
     """
     now = utcnow()
     rows = [{"m_id": e.message_id, "m_attempt": e.attempt, "now": now,
-             **{f"e_{name}": getattr(e, name) for name in ENDING_VALUES}} for e in endings]
+             **{f"e_{name}": getattr(e, name) for name in ENDING_VALUES}}
+            for e in sorted(endings, key=lambda e: e.message_id)]
     with engine.begin() as conn:
         result = conn.execute(_FINISH, rows)
     return result.rowcount == len(rows)
