@@ -249,7 +249,7 @@ def render(results: dict) -> str:
         "kept busy, while the app was driven, by anything but the app, the fake and the client (PostgreSQL's "
         "server included) — other work on the machine competing for its 2 cores.", "",
         f"- App: `{config['command']}` ({config['workers']}); **rate limits off** "
-        f"(`RATELIMIT_ENABLED=false`); `DATABASE_POOL_SIZE` {config['pool_size'] or 'unset (SQLAlchemy default)'}.",
+        f"(`RATELIMIT_ENABLED=false`); `DATABASE_POOL_SIZE` {config['pool_size'] or 'unset (the app default, 20)'}.",
         f"- Provider workload (fake, standalone process): {config['workload']}; providers mixed evenly; "
         f"{config['htmx_share']} of the chats through the htmx endpoint, the rest through the JSON API (SSE).",
         f"- Client: {config['client']}. Steady: {config['steady_warmup']:g} s warm-up, then "

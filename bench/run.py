@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3.0, help="steady warm-up seconds")
     parser.add_argument("--measure", type=float, default=10.0, help="steady seconds measured after the warm-up")
     parser.add_argument("--htmx-every", type=int, default=10, help="every n-th chat goes through htmx (0: none)")
-    parser.add_argument("--pool-size", type=int, help="DATABASE_POOL_SIZE for the app (default: unset)")
+    parser.add_argument("--pool-size", type=int, help="DATABASE_POOL_SIZE for the app (default: unset, the app's own default)")
     parser.add_argument("--gunicorn-arg", action="append", default=[],
                         help="extra argument for the production command, e.g. --gunicorn-arg=--workers=1")
     parser.add_argument("--no-floor", action="store_true", help="skip the SDK floor")
