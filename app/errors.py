@@ -1,14 +1,14 @@
 """App-wide error pages: JSON under /api, HTML everywhere else."""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from . import rate_limits
-from .extensions import db
+from .extensions import db, login
 from .htmx import is_htmx, render_blocks
 from .services.chat import RepliesBusy
 
@@ -84,6 +84,9 @@ def _pool_timeout(exc: PoolTimeout):
     # Every database connection stayed taken for the pool's whole timeout: overload, not a bug.
     current_app.logger.warning("No database connection free for %s %s", request.method, request.path)
     db.session.rollback()
+    if not hasattr(g, "_login_user"):
+        # The page around the message must not wait for the pool again to load the signed-in user.
+        login._update_request_context_with_user()  # anonymous for this answer
     return busy_response()
 
 

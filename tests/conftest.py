@@ -93,6 +93,11 @@ def app(migrated_database, request):
         _empty_tables()
     yield app
     _wait_for_reply_threads()
+    dispose_engines(app)
+
+
+def dispose_engines(app) -> None:
+    """Close every pooled connection of an app: the request pool's and the reply runner's own."""
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -264,20 +269,20 @@ class ScriptedAdapter:
 
 
 @pytest.fixture
-def scripted():
+def scripted(monkeypatch):
     """Replace every provider's adapter with one scripted adapter; restored afterwards."""
     import dataclasses
+    from functools import lru_cache
 
     from app import providers
 
     adapter = ScriptedAdapter()
-    saved = dict(providers.PROVIDERS)
-    for name, spec in saved.items():
-        providers.PROVIDERS[name] = dataclasses.replace(spec, adapter_class=adapter)
-    providers._adapter.cache_clear()
-    yield adapter
-    providers.PROVIDERS.update(saved)
-    providers._adapter.cache_clear()
+    for name, spec in list(providers.PROVIDERS.items()):
+        monkeypatch.setitem(providers.PROVIDERS, name, dataclasses.replace(spec, adapter_class=adapter))
+    # An adapter cache of its own: the real adapters other tests cached are neither used here nor
+    # dropped with their connections still open (a ResourceWarning in whichever test runs next).
+    monkeypatch.setattr(providers, "_adapter", lru_cache(maxsize=None)(providers._adapter.__wrapped__))
+    return adapter
 
 
 @pytest.fixture(scope="session")

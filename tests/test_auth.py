@@ -1,6 +1,7 @@
 """Accounts: registration rules, sign-in, sign-out, the CLI."""
 from app.models import User
 from app.extensions import db
+from tests.conftest import dispose_engines
 
 
 def test_registration_is_open_on_a_fresh_install(client):
@@ -92,8 +93,7 @@ def test_session_survives_a_new_app_instance_with_the_same_secret(app, client, a
     other = restarted.test_client()
     other.set_cookie("session", cookie.value)
     assert other.get("/").status_code == 200
-    with restarted.app_context():
-        db.engine.dispose()
+    dispose_engines(restarted)
 
 
 def test_password_is_stored_hashed(app, auth):

@@ -52,3 +52,19 @@ def test_an_unexpected_error_is_a_json_500_under_api_and_a_page_elsewhere(failin
 def test_healthz_reports_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json["database"] == "ok"
+
+
+def test_every_environment_variable_is_in_the_readme_table():
+    import re
+    from pathlib import Path
+
+    from app.providers import PROVIDERS
+
+    root = Path(__file__).resolve().parent.parent
+    read = set(re.findall(r'(?:_int|_float|_bool|os\.environ\.get)\("([A-Z_]+)"',
+                          (root / "app" / "config.py").read_text()))
+    read |= {var for spec in PROVIDERS.values() for var in spec.env_vars}
+    read |= set(re.findall(r'os\.environ\.get\("([A-Z_]+)"', (root / "gunicorn.conf.py").read_text()))
+    table = {row.split("|")[1] for row in (root / "README.md").read_text().splitlines() if row.startswith("| `")}
+    documented = set(re.findall(r"`([A-Z_]+)`", " ".join(table)))
+    assert read and not read - documented, sorted(read - documented)

@@ -9,6 +9,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect, text
 
 from app import create_app
+from tests.conftest import dispose_engines
 from app.extensions import db
 
 FIRST = "0001_initial"
@@ -34,8 +35,7 @@ def own_database_url(database_url, tmp_path):
 def migration_app(own_database_url):
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": own_database_url, "SECRET_KEY": "t"})
     yield app
-    with app.app_context():
-        db.engine.dispose()
+    dispose_engines(app)
 
 
 def _seed_at_first_revision() -> None:

@@ -1,8 +1,9 @@
 """Under overload the app says "busy, try again" at once, stores nothing half-made, and loses no reply."""
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from app.extensions import db
 from app.models import Message
@@ -97,7 +98,7 @@ def test_replies_finishing_at_once_are_all_stored_through_the_writer(app, client
         scripted.queue(("sleep", 0.2), "Done.", ReplyEnd(1, 1, "end_turn"))
     replies = post_at_once(app, api, threads)
     assert [(r["content"], r["status"], r["output_tokens"]) for r in replies] == [("Done.", "complete", 1)] * 3
-    assert sorted(stored_ids) == [2, 4, 6]
+    assert sorted(stored_ids) == sorted(r["id"] for r in replies)
     assert [m for m in messages(app) if m[0] == "assistant"] == [("assistant", "Done.", "complete")] * 3
 
 
@@ -120,23 +121,84 @@ def test_several_endings_are_stored_in_one_call_and_a_late_one_changes_nothing(a
         assert [db.session.get(Message, i).model for i in (first, second)] == ["gemini-2", "gemini-test"]
 
 
-def test_one_ending_the_database_refuses_does_not_hold_back_the_others(app, client, api, scripted, monkeypatch):
-    real_finish, refused = replies_store.finish, []
+def pending_replies(app, client, api, count):
+    """`count` pending replies, each in a thread of its own, as the runner's Finished items (complete)."""
+    from app.services.chat import Finished, ReplyJob
+    from app.services.live import REPLIES, LiveReply
 
-    def refuse_first_attempt_of_reply_2(engine, endings):
-        if any(e.message_id == 2 for e in endings) and not refused:
-            refused.append(len(endings))
-            raise OperationalError("UPDATE messages", {}, Exception("database is locked"))
+    threads = [new_thread(client, api) for _ in range(count)]
+    items = []
+    with app.app_context():
+        for thread in threads:
+            message = Message(thread_id=thread, role="assistant", content="", status="pending", attempt=1)
+            db.session.add(message)
+            db.session.commit()
+            view = replies_store.load(db.engine, message.id)
+            live = LiveReply(view.id, view.attempt)
+            REPLIES.add(live)
+            ending = replies_store.Ending(view.id, 1, f"Reply {view.id}.", "complete")
+            items.append(Finished(ReplyJob(view, "google", None), live, ending, None))
+    return items
+
+
+@pytest.mark.parametrize("error, calls_at_once", [
+    (DataError("UPDATE messages", {}, Exception("value too long")), "each alone"),
+    (OperationalError("UPDATE messages", {}, Exception("database is locked")), "batch only"),
+])
+def test_an_ending_the_database_refuses_is_retried_and_holds_back_nothing_else(
+        app, client, api, monkeypatch, error, calls_at_once):
+    first, second = pending_replies(app, client, api, 2)
+    real_finish, calls = replies_store.finish, []
+
+    def refuse_the_second_twice(engine, endings):
+        ids = [e.message_id for e in endings]
+        calls.append(ids)
+        if second.live.message_id in ids and sum(second.live.message_id in c for c in calls) <= 2:
+            raise error
         return real_finish(engine, endings)
 
-    monkeypatch.setattr(replies_store, "finish", refuse_first_attempt_of_reply_2)
-    threads = [new_thread(client, api) for _ in range(2)]
-    for text in ("First.", "Second."):
-        scripted.queue(("sleep", 0.2), text, ReplyEnd(1, 1, "end_turn"))
-    assert [reply["status"] for reply in post_at_once(app, api, threads)] == ["complete", "complete"]
-    assert refused
+    monkeypatch.setattr(replies_store, "finish", refuse_the_second_twice)
+    runner = app.extensions["reply_runner"]
+    runner._store([first, second])
+    if calls_at_once == "each alone":  # the refused row must not hold back the other one
+        assert calls == [[first.live.message_id, second.live.message_id], [first.live.message_id],
+                         [second.live.message_id]]
+        assert first.live.ended is not None and first.live.ended.view.content == first.ending.content
+    else:  # the whole database is busy: no point trying row by row now
+        assert calls == [[first.live.message_id, second.live.message_id]]
+        assert first.live.ended is None
+    assert second.live.ended is None  # still live, so nothing sweeps it meanwhile
+    deadline = time.monotonic() + 5
+    while (first.live.ended is None or second.live.ended is None) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert second.live.ended.status == "complete" and second.live.ended.view.content == second.ending.content
     assert [m for m in messages(app) if m[0] == "assistant"] == [
-        ("assistant", "First.", "complete"), ("assistant", "Second.", "complete")]
+        ("assistant", first.ending.content, "complete"), ("assistant", second.ending.content, "complete")]
+
+
+def test_a_place_among_the_running_replies_is_held_from_the_check_until_the_reply_runs():
+    from app.services.live import Registry
+
+    registry = Registry()
+    assert registry.reserve(1) is True
+    assert registry.reserve(1) is False  # the first post has not started its reply yet, but counts
+    registry.unreserve()
+    assert registry.reserve(1) is True
+
+
+@pytest.mark.parametrize("app", [{"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0,
+                                                                 "pool_timeout": 0.1}}], indirect=True)
+def test_a_page_answers_503_when_no_database_connection_is_free(app, client, auth):
+    auth.signup_and_login()
+    with app.app_context():
+        held = db.engine.connect()
+        try:
+            response = client.get("/")
+        finally:
+            held.close()
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "The server is busy right now" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 200
 
 
 def test_a_stream_that_fell_behind_catches_up_in_one_event():

@@ -6,12 +6,13 @@ import queue
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator, Mapping
 
 from flask import current_app
 from sqlalchemy import Engine, create_engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from .. import providers
 from ..extensions import db
@@ -55,7 +56,7 @@ class Finished:
     live: LiveReply
     ending: replies_store.Ending
     http_status: int | None
-    give_up_at: float  # monotonic time after which the sweeper is left to mark it interrupted
+    give_up_at: float | None = None  # set at the first failed write; past it the sweeper takes over
 
 
 @dataclass(frozen=True)
@@ -75,51 +76,61 @@ SERVER_BUSY = "The server is writing as many replies as it can right now. Try ag
 
 def start_reply(thread: Thread, content: str, config: Mapping) -> Started:
     """Store the user's message and a pending reply in one short transaction, then run it."""
-    _admit(config)
-    spec = providers.get(thread.model_provider)
-    now = utcnow()
-    with _one_pending_reply():
-        # One INSERT for both rows (a bulk insert returning them, in no set order), not one per message;
-        # render_nulls keeps the user row's NULLs in it, else its columns differ and it goes alone.
-        inserted = db.session.scalars(insert(Message).returning(Message).execution_options(render_nulls=True), [
-            {"thread_id": thread.id, "role": "user", "content": content, "status": COMPLETE, "provider": None,
-             "model": None, "attempt": 0, "created_at": now, "heartbeat_at": None},
-            {"thread_id": thread.id, "role": "assistant", "content": "", "status": PENDING, "provider": spec.name,
-             "model": spec.model(config), "attempt": 1, "created_at": now, "heartbeat_at": now},
-        ])
-        user, reply = sorted(inserted, key=lambda message: message.role == "assistant")
-    thread.touch()
-    return _launch(thread, reply, user, config)
+    with _place_for_a_reply(config):
+        spec = providers.get(thread.model_provider)
+        now = utcnow()
+        with _one_pending_reply():
+            # One INSERT for both rows (a bulk insert returning them, in no set order), not one per message;
+            # render_nulls keeps the user row's NULLs in it, else its columns differ and it goes alone.
+            inserted = db.session.scalars(insert(Message).returning(Message).execution_options(render_nulls=True), [
+                {"thread_id": thread.id, "role": "user", "content": content, "status": COMPLETE, "provider": None,
+                 "model": None, "attempt": 0, "created_at": now, "heartbeat_at": None},
+                {"thread_id": thread.id, "role": "assistant", "content": "", "status": PENDING,
+                 "provider": spec.name, "model": spec.model(config), "attempt": 1, "created_at": now,
+                 "heartbeat_at": now},
+            ])
+            user, reply = sorted(inserted, key=lambda message: message.role == "assistant")
+        thread.touch()
+        return _launch(thread, reply, user, config)
 
 
 def retry_reply(message: Message, config: Mapping) -> Started:
     """Run the latest failed, stopped or interrupted reply again, in the same message."""
-    _admit(config)
-    thread = message.thread
-    latest = db.session.scalar(select(Message.id).where(Message.thread_id == thread.id)
-                               .order_by(Message.id.desc()).limit(1))
-    if message.role != "assistant" or message.id != latest or message.status not in RETRYABLE:
-        raise ReplyConflict("Only the latest reply can be retried, once it has failed or stopped.")
-    spec = providers.get(thread.model_provider)
-    with _one_pending_reply():
-        result = db.session.execute(
-            update(Message).where(Message.id == message.id, Message.status.in_(RETRYABLE)).values(
-                status=PENDING, attempt=Message.attempt + 1, content="", error=None, stop_reason=None,
-                input_tokens=None, output_tokens=None, stop_requested=False, heartbeat_at=utcnow(),
-                provider=spec.name, model=spec.model(config))
-        )
-    if result.rowcount != 1:
-        db.session.rollback()
-        raise ReplyConflict("This reply is already being retried.")
-    thread.touch()
-    db.session.refresh(message)
-    return _launch(thread, message, None, config)
+    with _place_for_a_reply(config):
+        thread = message.thread
+        latest = db.session.scalar(select(Message.id).where(Message.thread_id == thread.id)
+                                   .order_by(Message.id.desc()).limit(1))
+        if message.role != "assistant" or message.id != latest or message.status not in RETRYABLE:
+            raise ReplyConflict("Only the latest reply can be retried, once it has failed or stopped.")
+        spec = providers.get(thread.model_provider)
+        with _one_pending_reply():
+            result = db.session.execute(
+                update(Message).where(Message.id == message.id, Message.status.in_(RETRYABLE)).values(
+                    status=PENDING, attempt=Message.attempt + 1, content="", error=None, stop_reason=None,
+                    input_tokens=None, output_tokens=None, stop_requested=False, heartbeat_at=utcnow(),
+                    provider=spec.name, model=spec.model(config))
+            )
+        if result.rowcount != 1:
+            db.session.rollback()
+            raise ReplyConflict("This reply is already being retried.")
+        thread.touch()
+        db.session.refresh(message)
+        return _launch(thread, message, None, config)
 
 
-def _admit(config: Mapping) -> None:
-    # A fast "try again" beats queueing for a CPU and a database pool that are already saturated.
-    if len(REPLIES) >= int(config["MAX_REPLIES_IN_FLIGHT"]):
+@contextmanager
+def _place_for_a_reply(config: Mapping):
+    """Hold a place among the replies this process may run, from the check until the reply runs.
+
+    A fast "try again" beats queueing for a CPU and a database pool that are already saturated. The
+    place is held across the post, since under gevent many posts pass the check before any has started.
+    """
+    if not REPLIES.reserve(int(config["MAX_REPLIES_IN_FLIGHT"])):
         raise RepliesBusy(SERVER_BUSY)
+    try:
+        yield
+    finally:
+        REPLIES.unreserve()
 
 
 @contextmanager
@@ -234,31 +245,44 @@ class Runner:
             live.end_streaming()
         if usage is not None:
             outcome.setdefault("stop_reason", usage.stop_reason)
-            outcome.update(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens, model=usage.model)
+            outcome.update(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
+                           model=usage.model or None)
         ending = replies_store.Ending(live.message_id, live.attempt, live.text(), **outcome)
-        self._hand_over(Finished(job, live, ending, http_status, time.monotonic() + self.stale_seconds / 2))
+        try:
+            self._hand_over(Finished(job, live, ending, http_status))
+        except ReplyStopped:  # a Stop sent as the provider finished lands late; the ending stands
+            self._ensure_writer()
 
     # --- storing endings: one writer per process, so a rush of finishing replies costs one
     # connection and a few transactions, and a busy database delays an ending but never loses it.
 
     def _hand_over(self, item: Finished) -> None:
         self._finished.put(item)
+        self._ensure_writer()
+
+    def _ensure_writer(self) -> None:
         with self._lock:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write_while_busy, daemon=True, name="reply-writer")
                 self._writer.start()
 
     def _write_while_busy(self) -> None:
-        while True:
-            try:
-                batch = [self._finished.get(timeout=self.tick_seconds)]
-            except queue.Empty:
-                with self._lock:
-                    if self._finished.empty():
-                        self._writer = None
-                        return
-                continue
-            self._store(batch + self._take_finished())
+        try:
+            while True:
+                try:
+                    batch = [self._finished.get(timeout=self.tick_seconds)]
+                except queue.Empty:
+                    with self._lock:
+                        if self._finished.empty():
+                            self._writer = None
+                            return
+                    continue
+                self._store(batch + self._take_finished())
+        except Exception:  # a bug here must not leave endings queued with no writer
+            log.exception("Reply writer failed; starting another")
+            with self._lock:
+                self._writer = None
+            self._ensure_writer()
 
     def _take_finished(self) -> list[Finished]:
         items = []
@@ -273,8 +297,12 @@ class Runner:
             return
         try:
             stored = replies_store.finish(self.engine, [item.ending for item in batch])
+        except (OperationalError, PoolTimeout):  # the database as a whole is busy or away: all try again
+            for item in batch:
+                self._store_later(item)
+            return
         except Exception:
-            if len(batch) > 1:  # one ending the database refuses must not hold back the others
+            if len(batch) > 1:  # the database refused one ending: it must not hold back the others
                 for item in batch:
                     self._store([item])
             else:
@@ -285,9 +313,12 @@ class Runner:
 
     def _store_later(self, item: Finished) -> None:
         # Meanwhile the reply stays live: the ticker keeps its heartbeat and the sweeper leaves it alone.
-        if time.monotonic() < item.give_up_at:
+        now = time.monotonic()
+        item = item if item.give_up_at is not None else replace(item, give_up_at=now + self.stale_seconds / 2)
+        if now < item.give_up_at:
             log.warning("Storing reply %s failed; trying again", item.live.message_id, exc_info=True)
             timer = threading.Timer(1.0, self._hand_over, args=(item,))
+            timer.name = f"reply-retry-{item.live.message_id}"
             timer.daemon = True
             timer.start()
         else:
@@ -296,11 +327,16 @@ class Runner:
 
     def _end(self, item: Finished, stored: bool) -> None:
         # Watchers get the stored message with the news, so they need not read it back.
-        view = replies_store.ended_view(item.job.reply, item.ending) if stored else None
-        REPLIES.remove(item.live)
-        item.live.end(item.ending.status, item.http_status, view)
-        if self.relay is not None:
-            self.relay.ended(item.live.message_id, item.live.attempt, item.ending.status)
+        try:
+            view = replies_store.ended_view(item.job.reply, item.ending) if stored else None
+            if self.relay is not None:
+                self.relay.ended(item.live.message_id, item.live.attempt, item.ending.status)
+        except Exception:
+            log.exception("Ending reply %s: its watchers will read it from the database", item.live.message_id)
+            view = None
+        finally:
+            REPLIES.remove(item.live)
+            item.live.end(item.ending.status, item.http_status, view)
 
     # The ticker, not the deltas, saves partial text, beats and acts on Stop,
     # so a silent provider can still be stopped and a dead runner is noticed.

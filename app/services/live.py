@@ -132,7 +132,21 @@ class Registry:
 
     def __init__(self):
         self._replies: dict[int, LiveReply] = {}
+        self._starting = 0
         self._lock = threading.Lock()
+
+    def reserve(self, limit: int) -> bool:
+        """Count one more reply as starting, unless `limit` replies already run or are starting."""
+        with self._lock:
+            if len(self._replies) + self._starting >= limit:
+                return False
+            self._starting += 1
+            return True
+
+    def unreserve(self) -> None:
+        """The reply a place was reserved for now runs (it is added), or will not start."""
+        with self._lock:
+            self._starting -= 1
 
     def add(self, reply: LiveReply) -> None:
         with self._lock:
@@ -145,9 +159,6 @@ class Registry:
 
     def get(self, message_id: int) -> LiveReply | None:
         return self._replies.get(message_id)
-
-    def __len__(self) -> int:
-        return len(self._replies)
 
     def all(self) -> list[LiveReply]:
         with self._lock:
