@@ -280,3 +280,22 @@ def test_a_watcher_on_another_app_server_follows_the_reply(api, migrated_databas
         assert len(deltas) >= 12  # token by token, as they arrive
     else:
         assert len(deltas) <= 4  # the text saved about once a second
+
+
+def test_a_worker_gives_back_its_places_once_replies_end(app, auth, migrated_database, fake_provider_server):
+    """Under gunicorn: with room for 2 replies, chat after chat is still accepted; 3 at once are not."""
+    server = LiveServer(server_env(migrated_database, fake_provider_server.base_url, MAX_REPLIES_IN_FLIGHT=2,
+                                   WEB_CONCURRENCY=1))
+    auth.create_user()
+    try:
+        with httpx2.Client(base_url=server.url, headers=auth.token(), timeout=30) as api:
+            for provider in ("google", "anthropic", "deepseek", "google", "anthropic"):
+                reply = api.post(f"/api/threads/{new_thread(api, provider)}/messages", json={"content": "Hi"})
+                assert reply.status_code == 201, reply.text
+            threads = [new_thread(api) for _ in range(3)]
+            with ThreadPoolExecutor(3) as pool:
+                answers = list(pool.map(lambda t: api.post(f"/api/threads/{t}/messages",
+                                                           json={"content": "Slow [[delay:1]]"}), threads))
+    finally:
+        server.terminate()
+    assert sorted(a.status_code for a in answers) == [201, 201, 503]

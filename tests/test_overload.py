@@ -177,13 +177,15 @@ def test_an_ending_the_database_refuses_is_retried_and_holds_back_nothing_else(
 
 
 def test_a_place_among_the_running_replies_is_held_from_the_check_until_the_reply_runs():
-    from app.services.live import Registry
+    from app.services.live import LiveReply, Registry
 
     registry = Registry()
-    assert registry.reserve(1) is True
-    assert registry.reserve(1) is False  # the first post has not started its reply yet, but counts
-    registry.unreserve()
-    assert registry.reserve(1) is True
+    assert registry.reserve(2) is True
+    registry.add(LiveReply(1, 1), reserved=True)  # the place turns from starting into running: counted once
+    assert registry.reserve(2) is True
+    assert registry.reserve(2) is False  # one running, one starting
+    registry.unreserve()  # the second post failed before its reply started
+    assert registry.reserve(2) is True
 
 
 @pytest.mark.parametrize("app", [{"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0,

@@ -128,9 +128,10 @@ def _place_for_a_reply(config: Mapping):
     if not REPLIES.reserve(int(config["MAX_REPLIES_IN_FLIGHT"])):
         raise RepliesBusy(SERVER_BUSY)
     try:
-        yield
-    finally:
+        yield  # the runner's start takes the place over as it registers the reply
+    except BaseException:
         REPLIES.unreserve()
+        raise
 
 
 @contextmanager
@@ -203,7 +204,7 @@ class Runner:
     def start(self, job: ReplyJob) -> LiveReply:
         """Run a reply in the background of this process."""
         live = LiveReply(job.reply.id, job.reply.attempt)
-        REPLIES.add(live)
+        REPLIES.add(live, reserved=True)
         self.ensure_ticker()
         threading.Thread(target=self.run, args=(job, live), daemon=True,
                          name=f"reply-{job.reply.id}").start()

@@ -144,13 +144,15 @@ class Registry:
             return True
 
     def unreserve(self) -> None:
-        """The reply a place was reserved for now runs (it is added), or will not start."""
+        """The reply a place was reserved for will not start."""
         with self._lock:
             self._starting -= 1
 
-    def add(self, reply: LiveReply) -> None:
+    def add(self, reply: LiveReply, reserved: bool = False) -> None:
+        """Register a running reply; `reserved` turns its place from starting into running at once."""
         with self._lock:
             self._replies[reply.message_id] = reply
+            self._starting -= reserved
 
     def remove(self, reply: LiveReply) -> None:
         with self._lock:
