@@ -146,17 +146,14 @@ def _one_pending_reply():
 
 def _launch(thread: Thread, reply: Message, user: Message | None, config: Mapping) -> Started:
     # Everything the runner and the answer need is read inside the transaction, so nothing is
-    # loaded again after the commit expires it.
-    with _one_pending_reply():
-        db.session.flush()
+    # loaded again after the commit expires it. (The callers' writes already met the pending-reply index.)
     system = thread.project.instructions or None
     budget = int(config["CONTEXT_BUDGET_TOKENS"]) - history.estimate_tokens(system or "")
     turns = history.conversation(db.session, thread.id, reply.id, budget)
     views = (replies_store.view_of(user) if user else None, replies_store.view_of(reply))
     job = ReplyJob(views[1], providers.get(thread.model_provider).name, ReplyRequest(
         turns=turns, system=system, model=reply.model, max_output_tokens=int(config["MAX_OUTPUT_TOKENS"])))
-    with _one_pending_reply():
-        db.session.commit()
+    db.session.commit()
     return Started(*views, runner().start(job))
 
 
