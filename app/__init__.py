@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import config, providers, rate_limits, security, static_files
+from . import config, db_pool, providers, rate_limits, security, static_files
 from .extensions import csrf, db, login, migrate
 from .markdown import render_markdown
 
@@ -29,6 +29,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
+    db_pool.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login.init_app(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -80,9 +81,12 @@ def _replies_busy(exc: RepliesBusy):
     return busy_response(str(exc))
 
 
-def _pool_timeout(exc: PoolTimeout):
-    # Every database connection stayed taken for the pool's whole timeout: overload, not a bug.
-    current_app.logger.warning("No database connection free for %s %s", request.method, request.path)
+def _database_unavailable(exc: PoolTimeout | DBAPIError):
+    # Every connection stayed taken for the pool's whole timeout (overload), or the one in use was
+    # lost (the database restarted; the pool reconnects): try again, not a bug.
+    if isinstance(exc, DBAPIError) and not exc.connection_invalidated:
+        return _unhandled(exc)
+    current_app.logger.warning("No database connection for %s %s: %s", request.method, request.path, exc)
     db.session.rollback()
     if not hasattr(g, "_login_user"):
         # The page around the message must not wait for the pool again to load the signed-in user.
@@ -102,5 +106,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(RepliesBusy, _replies_busy)
-    app.register_error_handler(PoolTimeout, _pool_timeout)
+    app.register_error_handler(PoolTimeout, _database_unavailable)
+    app.register_error_handler(DBAPIError, _database_unavailable)
     app.register_error_handler(Exception, _unhandled)

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from .. import providers
+from .. import db_pool, providers
 from ..extensions import db
 from ..models import COMPLETE, ERROR, INTERRUPTED, PENDING, RETRYABLE, STOPPED, Message, Thread, utcnow
 from ..providers.base import ProviderError, ReplyEnd, ReplyRequest, TextDelta
@@ -421,7 +421,9 @@ def _runner_engine(engine: Engine) -> Engine:
     """
     if engine.dialect.name == "sqlite":
         return engine
-    return create_engine(engine.url, pool_size=2, max_overflow=2, pool_pre_ping=True)
+    own = create_engine(engine.url, pool_size=2, max_overflow=2)
+    db_pool.ping_when_idle(own)
+    return own
 
 
 # --- watching ---------------------------------------------------------------
