@@ -20,8 +20,8 @@ def _wants_stream() -> bool:
     return request.accept_mimetypes.best == "text/event-stream"
 
 
-def _json(data) -> str:
-    return json.dumps(data, separators=(",", ":"))
+# One encoder for every event: json.dumps with options builds a new one per call, once per delta.
+_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _start(start):

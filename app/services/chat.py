@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from .. import db_pool, providers
 from ..extensions import db
-from ..models import COMPLETE, ERROR, INTERRUPTED, PENDING, RETRYABLE, STOPPED, Message, Thread, utcnow
+from ..models import COMPLETE, ERROR, INTERRUPTED, PENDING, RETRYABLE, STOPPED, Message, Project, Thread, utcnow
 from ..providers.base import ProviderError, ReplyEnd, ReplyRequest, TextDelta
 from . import history, replies_store
 from .live import REPLIES, Delta, Ended, Heartbeat, LiveReply, ReplyStopped
@@ -80,17 +80,17 @@ def start_reply(thread: Thread, content: str, config: Mapping) -> Started:
         spec = providers.get(thread.model_provider)
         now = utcnow()
         with _one_pending_reply():
-            # One INSERT for both rows (a bulk insert returning them, in no set order), not one per message;
-            # render_nulls keeps the user row's NULLs in it, else its columns differ and it goes alone.
-            inserted = db.session.scalars(insert(Message).returning(Message).execution_options(render_nulls=True), [
+            # One INSERT for both rows, returning them (in no set order) as plain views: no ORM objects
+            # to build, track and expire on the path of every post.
+            rows = db.session.execute(insert(replies_store.messages).returning(*replies_store.VIEW_COLUMNS), [
                 {"thread_id": thread.id, "role": "user", "content": content, "status": COMPLETE, "provider": None,
                  "model": None, "attempt": 0, "created_at": now, "heartbeat_at": None},
                 {"thread_id": thread.id, "role": "assistant", "content": "", "status": PENDING,
                  "provider": spec.name, "model": spec.model(config), "attempt": 1, "created_at": now,
                  "heartbeat_at": now},
             ])
-            user, reply = sorted(inserted, key=lambda message: message.role == "assistant")
-        thread.touch()
+            user, reply = sorted(map(replies_store.view_of, rows), key=lambda message: message.role == "assistant")
+        _touch(thread, now)
         return _launch(thread, reply, user, config)
 
 
@@ -113,9 +113,9 @@ def retry_reply(message: Message, config: Mapping) -> Started:
         if result.rowcount != 1:
             db.session.rollback()
             raise ReplyConflict("This reply is already being retried.")
-        thread.touch()
+        _touch(thread, utcnow())
         db.session.refresh(message)
-        return _launch(thread, message, None, config)
+        return _launch(thread, replies_store.view_of(message), None, config)
 
 
 @contextmanager
@@ -144,17 +144,23 @@ def _one_pending_reply():
         raise ReplyConflict(THREAD_BUSY) from None
 
 
-def _launch(thread: Thread, reply: Message, user: Message | None, config: Mapping) -> Started:
+def _touch(thread: Thread, now) -> None:
+    """Mark activity on the thread and its project (Thread.touch, as two plain UPDATEs: no flush)."""
+    db.session.execute(update(Thread.__table__).where(Thread.__table__.c.id == thread.id).values(updated_at=now))
+    db.session.execute(update(Project.__table__).where(Project.__table__.c.id == thread.project_id)
+                       .values(updated_at=now))
+
+
+def _launch(thread: Thread, reply: MessageView, user: MessageView | None, config: Mapping) -> Started:
     # Everything the runner and the answer need is read inside the transaction, so nothing is
     # loaded again after the commit expires it. (The callers' writes already met the pending-reply index.)
     system = thread.project.instructions or None
     budget = int(config["CONTEXT_BUDGET_TOKENS"]) - history.estimate_tokens(system or "")
     turns = history.conversation(db.session, thread.id, reply.id, budget)
-    views = (replies_store.view_of(user) if user else None, replies_store.view_of(reply))
-    job = ReplyJob(views[1], providers.get(thread.model_provider).name, ReplyRequest(
+    job = ReplyJob(reply, providers.get(thread.model_provider).name, ReplyRequest(
         turns=turns, system=system, model=reply.model, max_output_tokens=int(config["MAX_OUTPUT_TOKENS"])))
     db.session.commit()
-    return Started(*views, runner().start(job))
+    return Started(user, reply, runner().start(job))
 
 
 # --- stopping ---------------------------------------------------------------
