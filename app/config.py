@@ -15,6 +15,9 @@ load_dotenv()
 
 INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
 DEV_SECRET_KEY = "dev-only-not-secret"
+# The longest message, 100,000 characters, takes 12 bytes a character at worst: a 4-byte
+# character percent-encoded in a form (%F0%9F%98%80) or escaped as a surrogate pair in JSON.
+DEFAULT_MAX_BODY = 2 * 1024 * 1024
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -57,7 +60,10 @@ def load() -> dict:
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or f"sqlite:///{INSTANCE_DIR / 'chat.sqlite3'}",
         "REGISTRATION_OPEN": _bool("REGISTRATION_OPEN", False),
-        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", DEFAULT_MAX_BODY),
+        # A form's fields are its whole body, already bounded above; Flask's own default (500 kB)
+        # would refuse a long message typed in a non-Latin script.
+        "MAX_FORM_MEMORY_SIZE": _int("MAX_CONTENT_LENGTH", DEFAULT_MAX_BODY),
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

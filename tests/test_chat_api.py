@@ -207,6 +207,15 @@ def test_empty_or_huge_content_is_400_and_stores_nothing(app, client, api, threa
     assert messages(app) == []
 
 
+def test_the_longest_message_in_any_script_is_accepted(app, client, api, thread_id, scripted):
+    longest = "\N{GRINNING FACE}" * 100_000
+    body = json.dumps({"content": longest})  # ASCII-only JSON: a surrogate pair, 12 bytes, a character
+    response = client.post(f"/api/threads/{thread_id}/messages", data=body, content_type="application/json",
+                           headers=api)
+    assert response.status_code == 201
+    assert messages(app) == [("user", longest, "complete"), ("assistant", "Hello there.", "complete")]
+
+
 def test_messages_list_pages_backwards(client, api, thread_id, scripted):
     for i in range(3):
         client.post(f"/api/threads/{thread_id}/messages", json={"content": f"m{i}"}, headers=api)

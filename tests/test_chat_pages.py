@@ -69,6 +69,14 @@ def test_empty_message_is_400_with_the_error_in_the_composer(app, client, thread
     assert stored(app) == []
 
 
+def test_the_longest_message_in_any_script_is_accepted_from_the_form(app, client, thread_id, scripted):
+    longest = "\N{GRINNING FACE}" * 100_000  # 12 bytes a character once percent-encoded: 1.2 MB of form
+    response = client.post(f"/threads/{thread_id}/messages", data={"content": longest})
+    assert response.status_code == 303
+    wait_until_done(app)
+    assert stored(app) == [("user", longest, "complete"), ("assistant", "Hello there.", "complete")]
+
+
 def test_a_post_while_a_reply_is_pending_is_409_and_says_so(app, client, thread_id, hx, scripted):
     scripted.queue(("sleep", 0.5), "late", ReplyEnd(1, 1, "end_turn"))
     client.post(f"/threads/{thread_id}/messages", data={"content": "first"})

@@ -392,7 +392,8 @@ def test_a_wrong_method_on_a_page_is_405_with_allow(client):
 def test_an_oversized_form_is_413_as_a_page_and_stores_nothing(app, client, auth):
     auth.signup_and_login()
     before = snapshot(app)
-    response = client.post("/projects", data={"name": "x", "instructions": "y" * (1024 * 1024 + 1)})
+    too_large = "y" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    response = client.post("/projects", data={"name": "x", "instructions": too_large})
     assert response.status_code == 413 and "too large" in response.get_data(as_text=True)
     assert "<html" in response.get_data(as_text=True)
     assert snapshot(app) == before
