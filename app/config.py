@@ -65,6 +65,7 @@ def load() -> dict:
         # would refuse a long message typed in a non-Latin script.
         "MAX_FORM_MEMORY_SIZE": _int("MAX_CONTENT_LENGTH", DEFAULT_MAX_BODY),
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "PROXY_COUNT": _int("PROXY_COUNT", 0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,

@@ -1,8 +1,9 @@
-"""Security headers on every response; ids and form text kept to what the database can hold."""
+"""Security headers on every response, ids and form text kept to what the database holds, trusted proxies."""
 from __future__ import annotations
 
 from flask import Flask, Response, abort, request
 from werkzeug.exceptions import NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from .limits import ID_MAX
@@ -51,6 +52,10 @@ def _add_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     """Bound route ids (before any route is added), check form text, send the headers on every response."""
+    proxies = int(app.config["PROXY_COUNT"])
+    if proxies:
+        # Trust exactly that many X-Forwarded-* hops, so a client cannot pick its own address (per-IP limits).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.url_map.converters["int"] = IdConverter
     app.before_request(_refuse_nul_in_forms)
     app.after_request(_add_headers)

@@ -51,6 +51,25 @@ def test_the_account_limit_leaves_other_accounts_alone(client, auth):
     assert auth.login("bob@example.com").status_code == 303
 
 
+def fail_login_from(client, address):
+    return client.post("/login", data={"email": "nobody@example.com", "password": "wrong password"},
+                       headers={"X-Forwarded-For": address})
+
+
+@pytest.mark.parametrize("app", [{"RATELIMIT_ENABLED": True, "RATELIMIT_LOGIN_PER_IP": "2 per minute",
+                                  "PROXY_COUNT": 1}], indirect=True)
+def test_behind_a_proxy_each_client_address_has_its_own_limit(client):
+    assert [fail_login_from(client, "203.0.113.7").status_code for _ in range(3)] == [400, 400, 429]
+    assert fail_login_from(client, "198.51.100.9").status_code == 400
+
+
+@pytest.mark.parametrize("app", [{"RATELIMIT_ENABLED": True, "RATELIMIT_LOGIN_PER_IP": "2 per minute"}],
+                         indirect=True)
+def test_without_a_proxy_a_forged_forwarded_address_does_not_escape_the_limit(client):
+    statuses = [fail_login_from(client, address).status_code for address in ("192.0.2.1", "192.0.2.2", "192.0.2.3")]
+    assert statuses == [400, 400, 429]
+
+
 @LIMITED
 def test_twenty_failed_logins_from_one_address_lock_it_out(app, client, auth):
     auth.create_user()
