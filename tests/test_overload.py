@@ -66,6 +66,7 @@ def test_the_thread_page_keeps_the_typed_message_when_the_worker_is_busy(app, cl
     response = client.post(f"/threads/{threads[1]}/messages", data={"content": "my long question"}, headers=hx)
     html = response.get_data(as_text=True)
     assert response.status_code == 503 and "Try again in a few seconds" in html and "my long question" in html
+    assert response.headers["Retry-After"] == "5"
     wait_until_done(app)
     assert [content for _, content, _ in stored(app)] == ["first", "late"]
 

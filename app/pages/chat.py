@@ -7,6 +7,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from .. import rate_limits, sse
+from ..errors import BUSY_RETRY_AFTER_SECONDS
 from ..extensions import db
 from ..htmx import is_htmx, render_blocks
 from ..pagination import parse_limit
@@ -89,10 +90,11 @@ def message_stream(message_id: int):
 
 def _composer(thread, form, conflict, status):
     context = thread_context(thread, form, conflict)
+    headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)} if status == 503 else {}
     if not is_htmx():
-        return render_template("pages/thread.html", **context), status
+        return render_template("pages/thread.html", **context), status, headers
     html = Markup(render_blocks("pages/thread.html", "composer", **context))
-    return render_template("pages/_replace.html", target="composer", html=html), status
+    return render_template("pages/_replace.html", target="composer", html=html), status, headers
 
 
 def _reply_stream(thread, started: chat.Started, with_user_message: bool):
