@@ -177,6 +177,29 @@ def test_an_ending_the_database_refuses_is_retried_and_holds_back_nothing_else(
         ("assistant", first.ending.content, "complete"), ("assistant", second.ending.content, "complete")]
 
 
+def test_shutdown_stores_an_ending_that_waits_for_a_retry_as_it_ended(app, client, api, monkeypatch):
+    waiting, streaming = pending_replies(app, client, api, 2)
+    streaming.live.add("Half a rep")  # its provider has not finished
+    real_finish, calls = replies_store.finish, []
+
+    def refuse_the_first_write(engine, endings):
+        calls.append([e.message_id for e in endings])
+        if len(calls) == 1:
+            raise OperationalError("UPDATE messages", {}, Exception("database is locked"))
+        return real_finish(engine, endings)
+
+    monkeypatch.setattr(replies_store, "finish", refuse_the_first_write)
+    runner = app.extensions["reply_runner"]
+    runner._hand_over(waiting)
+    deadline = time.monotonic() + 5
+    while not calls and time.monotonic() < deadline:  # the writer tried once and will retry in a second
+        time.sleep(0.01)
+    runner.shutdown(0)
+    assert waiting.live.ended.status == "complete" and streaming.live.ended.status == "interrupted"
+    assert [m for m in messages(app) if m[0] == "assistant"] == [
+        ("assistant", waiting.ending.content, "complete"), ("assistant", "Half a rep", "interrupted")]
+
+
 def test_a_place_among_the_running_replies_is_held_from_the_check_until_the_reply_runs():
     from app.services.live import LiveReply, Registry
 

@@ -200,6 +200,7 @@ class Runner:
         self._ticker: threading.Thread | None = None
         self._writer: threading.Thread | None = None
         self._finished: queue.SimpleQueue[Finished] = queue.SimpleQueue()
+        self._unstored: dict[LiveReply, Finished] = {}  # handed to the writer, not stored yet
         self._lock = threading.Lock()
         self._last_sweep = float("-inf")
         self.relay = RedisRelay(config["REDIS_URL"]) if config.get("REDIS_URL") else None
@@ -261,6 +262,9 @@ class Runner:
     # connection and a few transactions, and a busy database delays an ending but never loses it.
 
     def _hand_over(self, item: Finished) -> None:
+        if item.live.ended is not None:  # a retry whose ending the shutdown has stored meanwhile
+            return
+        self._unstored[item.live] = item
         self._finished.put(item)
         self._ensure_writer()
 
@@ -340,6 +344,7 @@ class Runner:
             view = None
         finally:
             REPLIES.remove(item.live)
+            self._unstored.pop(item.live, None)
             item.live.end(item.ending.status, item.http_status, view)
 
     # The ticker, not the deltas, saves partial text, beats and acts on Stop,
@@ -394,19 +399,23 @@ class Runner:
                                       exclude=[r.message_id for r in REPLIES.all()])
 
     def shutdown(self, grace_seconds: float) -> None:
-        """Let running replies finish for a while, then store the rest as interrupted and end them."""
+        """Let running replies finish for a while, then store the rest and end them.
+
+        A reply the provider is done with is stored as it ended, even one the writer has not reached
+        or will retry; one still streaming is stored as interrupted, with its text so far.
+        """
         deadline = time.monotonic() + grace_seconds
         while REPLIES.all() and time.monotonic() < deadline:
             time.sleep(0.1)
-        self._store(self._take_finished())  # endings the writer has not reached yet are stored as they are
+        self._take_finished()  # stored below, with the rest
         left = REPLIES.all()
-        if left:
-            replies_store.finish(self.engine, [
-                replies_store.Ending(live.message_id, live.attempt, live.text(), INTERRUPTED, error=SHUTDOWN_ERROR)
-                for live in left])
-        for live in left:
+        endings = [self._unstored[live].ending if live in self._unstored else replies_store.Ending(
+            live.message_id, live.attempt, live.text(), INTERRUPTED, error=SHUTDOWN_ERROR) for live in left]
+        if endings:
+            replies_store.finish(self.engine, endings)
+        for live, ending in zip(left, endings):
             live.interrupt()  # its own late write no longer matches the attempt, so it changes nothing
-            live.end(INTERRUPTED)
+            live.end(ending.status)
 
 
 def runner() -> Runner:
