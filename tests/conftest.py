@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.extensions import db
+from app.services.live import REPLIES
 
 TEST_SECRET = "test-secret-key"
 FAKE_KEY = "sk-test-SECRET-KEY-do-not-leak"
@@ -94,6 +95,7 @@ def app(migrated_database, request):
     yield app
     _wait_for_reply_threads()
     dispose_engines(app)
+    _no_reply_left_running()
 
 
 def dispose_engines(app) -> None:
@@ -110,6 +112,15 @@ def _wait_for_reply_threads(timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while any(t.name.startswith("reply-") for t in threading.enumerate()) and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def _no_reply_left_running() -> None:
+    # The registry is the process's: a reply a test leaves in it keeps every later test's ticker
+    # alive (and each teardown waiting for it). Forget it, and fail the test that left it.
+    left = REPLIES.all()
+    for reply in left:
+        REPLIES.remove(reply)
+    assert not left, f"replies still registered after the test: {[reply.message_id for reply in left]}"
 
 
 class KeyLeakGuard:

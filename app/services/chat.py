@@ -415,6 +415,7 @@ class Runner:
             replies_store.finish(self.engine, endings)
         for live, ending in zip(left, endings):
             live.interrupt()  # its own late write no longer matches the attempt, so it changes nothing
+            REPLIES.remove(live)
             live.end(ending.status)
 
 
