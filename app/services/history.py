@@ -4,10 +4,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import COMPLETE, STOPPED, Message
+from ..models import COMPLETE, STOPPED
 from ..providers.base import Turn
+from .replies_store import messages  # plain columns: the ORM adds nothing to reading text
 
-messages = Message.__table__  # plain columns: the ORM adds nothing to reading text
 BATCH = 200
 # Replies that count as said: stopped ones too, since the user saw their text.
 SAID = (COMPLETE, STOPPED)
