@@ -58,17 +58,20 @@ def post_worker_init(worker):
 
     import gevent
 
+    from app.services import chat
+
     app = worker.wsgi
-    runner = app.extensions["reply_runner"]
 
     def begin_shutdown(signum, frame):
         worker.handle_exit(signum, frame)
         # A signal handler runs in the event loop: it may only schedule the work.
-        gevent.spawn(runner.shutdown, app.config["SHUTDOWN_GRACE_SECONDS"])
+        gevent.spawn(chat.shutdown, app, app.config["SHUTDOWN_GRACE_SECONDS"])
 
     signal.signal(signal.SIGTERM, begin_shutdown)
 
 
 def worker_exit(server, worker):
     """Whatever is still running when the worker exits is stored as interrupted."""
-    worker.wsgi.extensions["reply_runner"].shutdown(0)
+    from app.services import chat
+
+    chat.shutdown(worker.wsgi, 0)

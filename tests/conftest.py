@@ -243,7 +243,7 @@ def csrf_from(html: str) -> str | None:
 class ScriptedAdapter:
     """An adapter that plays queued scripts and records what it was asked.
 
-    A script is a list of steps: a str is a text delta, a ReplyEnd ends it, an exception is
+    A script is a list of steps: a str is a text delta, a StreamEnd ends it, an exception is
     raised, and ("sleep", seconds) waits.
     """
 
@@ -261,15 +261,15 @@ class ScriptedAdapter:
     def stream(self, request):
         import time
 
-        from app.providers.base import ReplyEnd, TextDelta
+        from app.providers.base import StreamEnd, TextDelta
 
         self.requests.append(request)
-        steps = self.scripts.pop(0) if self.scripts else ["Hello", " there.", ReplyEnd(3, 2, "end_turn")]
+        steps = self.scripts.pop(0) if self.scripts else ["Hello", " there.", StreamEnd(3, 2, "end_turn")]
         try:
             for step in steps:
                 if isinstance(step, str):
                     yield TextDelta(step)
-                elif isinstance(step, ReplyEnd):
+                elif isinstance(step, StreamEnd):
                     yield step
                 elif isinstance(step, tuple) and step[0] == "sleep":
                     time.sleep(step[1])

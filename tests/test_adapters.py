@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from app.providers import PROVIDERS
-from app.providers.base import ProviderError, ProviderSettings, ReplyEnd, ReplyRequest, TextDelta, Turn
+from app.providers.base import ProviderError, ProviderSettings, StreamEnd, ReplyRequest, TextDelta, Turn
 from tests.fake_provider import default_tokens, words
 
 # Nothing here touches the database, so one run (on SQLite) is enough.
@@ -50,11 +50,11 @@ def ask(spec, text, *, history=HISTORY, system=SYSTEM, max_output_tokens=256) ->
     return ReplyRequest((*history, Turn("user", text)), system, model_for(spec), max_output_tokens)
 
 
-def collect(adapter, request) -> tuple[list[str], ReplyEnd]:
-    """The text deltas and the one ReplyEnd of a reply, checking that ReplyEnd comes last."""
+def collect(adapter, request) -> tuple[list[str], StreamEnd]:
+    """The text deltas and the one StreamEnd of a reply, checking that StreamEnd comes last."""
     events = list(adapter.stream(request))
     assert all(isinstance(event, TextDelta) for event in events[:-1])
-    assert isinstance(events[-1], ReplyEnd)
+    assert isinstance(events[-1], StreamEnd)
     return [event.text for event in events[:-1]], events[-1]
 
 
@@ -63,7 +63,7 @@ def failure(adapter, request) -> tuple[list[str], ProviderError]:
     texts = []
     with pytest.raises(ProviderError) as info:
         for event in adapter.stream(request):
-            assert isinstance(event, TextDelta), "no ReplyEnd after a failure"
+            assert isinstance(event, TextDelta), "no StreamEnd after a failure"
             texts.append(event.text)
     return texts, info.value
 
@@ -107,7 +107,7 @@ def test_deltas_arrive_in_order_and_join_to_the_reply(spec, fake_provider):
 def test_reply_end_records_usage_stop_reason_and_model(spec, fake_provider):
     _, end = collect(make_adapter(spec, fake_provider), ask(spec, "Say hello. [[tokens:6]]"))
     sent_words = words(" ".join([SYSTEM, *(turn.text for turn in HISTORY), "Say hello. [[tokens:6]]"]))
-    assert end == ReplyEnd(sent_words, 6, STOP_REASON[spec.name], model_for(spec))
+    assert end == StreamEnd(sent_words, 6, STOP_REASON[spec.name], model_for(spec))
 
 
 def test_max_output_tokens_cuts_the_reply_with_the_length_reason(spec, fake_provider):

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Message
-from app.providers.base import ProviderError, ReplyEnd
+from app.providers.base import ProviderError, StreamEnd
 from tests.live_server import parse_sse
 
 
@@ -35,7 +35,7 @@ def read_events(response):
 
 
 def test_post_answers_once_the_reply_ends(app, client, api, thread_id, scripted):
-    scripted.queue("Hel", "lo!", ReplyEnd(10, 2, "end_turn", "gemini-test"))
+    scripted.queue("Hel", "lo!", StreamEnd(10, 2, "end_turn", "gemini-test"))
     response = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"}, headers=api)
     assert response.status_code == 201
     reply = response.json["assistant_message"]
@@ -63,7 +63,7 @@ def test_failed_replies_are_not_sent_back(app, client, api, thread_id, scripted)
 
 
 def test_streaming_post_sends_start_deltas_then_done(app, client, api, thread_id, scripted):
-    scripted.queue("a", "b", "c", ReplyEnd(1, 3, "end_turn"))
+    scripted.queue("a", "b", "c", StreamEnd(1, 3, "end_turn"))
     response = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"},
                            headers={**api, "Accept": "text/event-stream"})
     assert response.mimetype == "text/event-stream"
@@ -114,7 +114,7 @@ def test_streaming_error_event(client, api, thread_id, scripted):
 
 
 def test_second_post_while_pending_is_409(app, client, api, thread_id, scripted):
-    scripted.queue(("sleep", 0.5), "late", ReplyEnd(1, 1, "end_turn"))
+    scripted.queue(("sleep", 0.5), "late", StreamEnd(1, 1, "end_turn"))
     first = client.post(f"/api/threads/{thread_id}/messages", json={"content": "One"},
                         headers={**api, "Accept": "text/event-stream"}, buffered=False)
     second = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Two"}, headers=api)
@@ -127,7 +127,7 @@ def test_retry_runs_the_same_reply_again(app, client, api, thread_id, scripted):
     scripted.queue(ProviderError("Google Gemini is overloaded (503)."))
     failed = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"}, headers=api)
     reply_id = failed.json["assistant_message"]["id"]
-    scripted.queue("Fine now.", ReplyEnd(1, 2, "end_turn"))
+    scripted.queue("Fine now.", StreamEnd(1, 2, "end_turn"))
     response = client.post(f"/api/messages/{reply_id}/retry", headers=api)
     assert response.status_code == 200
     assert response.json["assistant_message"]["id"] == reply_id
@@ -143,7 +143,7 @@ def test_retry_of_a_complete_or_user_message_is_409(client, api, thread_id, scri
 
 
 def test_stop_keeps_the_partial_text(app, client, api, thread_id, scripted):
-    scripted.queue("partial", ("sleep", 0.3), " more", ("sleep", 0.3), " never", ReplyEnd(1, 1, "end_turn"))
+    scripted.queue("partial", ("sleep", 0.3), " more", ("sleep", 0.3), " never", StreamEnd(1, 1, "end_turn"))
     stream = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Go"},
                          headers={**api, "Accept": "text/event-stream"}, buffered=False)
     chunks = stream.response
@@ -176,7 +176,7 @@ def test_watching_an_ended_reply_gives_snapshot_then_done(client, api, thread_id
 
 
 def test_watcher_mid_reply_gets_text_so_far_then_the_rest(client, api, thread_id, scripted):
-    scripted.queue("one ", ("sleep", 0.4), "two ", ("sleep", 0.2), "three", ReplyEnd(1, 3, "end_turn"))
+    scripted.queue("one ", ("sleep", 0.4), "two ", ("sleep", 0.2), "three", StreamEnd(1, 3, "end_turn"))
     poster = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Count"},
                          headers={**api, "Accept": "text/event-stream"}, buffered=False)
     first = next(iter(poster.response))
@@ -258,7 +258,7 @@ def test_a_finished_reply_is_stored_even_when_the_database_first_refuses(app, cl
 
     from app.services import replies_store
 
-    real_finish, calls = replies_store.finish, []
+    real_finish, calls = replies_store.store_endings, []
 
     def busy_once(*args, **kwargs):
         calls.append(1)
@@ -266,7 +266,7 @@ def test_a_finished_reply_is_stored_even_when_the_database_first_refuses(app, cl
             raise OperationalError("UPDATE messages", {}, Exception("database is locked"))
         return real_finish(*args, **kwargs)
 
-    monkeypatch.setattr(replies_store, "finish", busy_once)
+    monkeypatch.setattr(replies_store, "store_endings", busy_once)
     response = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"}, headers=api)
     assert response.status_code == 201 and response.json["assistant_message"]["status"] == "complete"
     assert len(calls) == 2

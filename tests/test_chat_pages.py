@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Message
-from app.providers.base import ProviderError, ReplyEnd
+from app.providers.base import ProviderError, StreamEnd
 from tests.test_chat_api import read_events
 
 
@@ -32,7 +32,7 @@ def wait_until_done(app, timeout=5):
 
 def test_htmx_post_streams_the_new_messages_then_deltas_then_the_final_message(app, client, thread_id, hx,
                                                                                scripted):
-    scripted.queue("**Bold**", " <script>alert(1)</script>", ReplyEnd(2, 2, "end_turn"))
+    scripted.queue("**Bold**", " <script>alert(1)</script>", StreamEnd(2, 2, "end_turn"))
     response = client.post(f"/threads/{thread_id}/messages", data={"content": "Hi <img src=x onerror=alert(1)>"},
                            headers=hx)
     assert response.mimetype == "text/event-stream" and "HX-Request" in response.headers["Vary"]
@@ -50,7 +50,7 @@ def test_htmx_post_streams_the_new_messages_then_deltas_then_the_final_message(a
 
 
 def test_plain_post_redirects_and_the_page_refreshes_itself_while_pending(app, client, thread_id, scripted):
-    scripted.queue(("sleep", 0.5), "Done.", ReplyEnd(1, 1, "end_turn"))
+    scripted.queue(("sleep", 0.5), "Done.", StreamEnd(1, 1, "end_turn"))
     response = client.post(f"/threads/{thread_id}/messages", data={"content": "No JS here"})
     assert response.status_code == 303 and response.headers["Location"] == f"/threads/{thread_id}"
     pending = client.get(f"/threads/{thread_id}").get_data(as_text=True)
@@ -78,7 +78,7 @@ def test_the_longest_message_in_any_script_is_accepted_from_the_form(app, client
 
 
 def test_a_post_while_a_reply_is_pending_is_409_and_says_so(app, client, thread_id, hx, scripted):
-    scripted.queue(("sleep", 0.5), "late", ReplyEnd(1, 1, "end_turn"))
+    scripted.queue(("sleep", 0.5), "late", StreamEnd(1, 1, "end_turn"))
     client.post(f"/threads/{thread_id}/messages", data={"content": "first"})
     response = client.post(f"/threads/{thread_id}/messages", data={"content": "second"}, headers=hx)
     html = response.get_data(as_text=True)
@@ -94,7 +94,7 @@ def test_a_failed_reply_shows_its_error_and_a_retry_button_that_answers(app, cli
     page = client.get(f"/threads/{thread_id}").get_data(as_text=True)
     assert "DeepSeek is rate limiting requests (429)" in page and 'class="message-error"' in page
     reply_id = int(re.search(r'/messages/(\d+)/retry', page).group(1))
-    scripted.queue("Whole answer.", ReplyEnd(1, 2, "end_turn"))
+    scripted.queue("Whole answer.", StreamEnd(1, 2, "end_turn"))
     events = read_events(client.post(f"/messages/{reply_id}/retry", headers=hx))
     assert f'id="message-{reply_id}"' in events[0][2] and "status-pending" in events[0][2]
     assert "Whole answer." in events[-1][2]
@@ -112,7 +112,7 @@ def test_retry_is_offered_only_on_the_latest_reply(app, client, thread_id, scrip
 
 
 def test_stop_from_the_page(app, client, thread_id, hx, scripted):
-    scripted.queue("start", ("sleep", 0.3), " more", ("sleep", 0.3), " end", ReplyEnd(1, 1, "end_turn"))
+    scripted.queue("start", ("sleep", 0.3), " more", ("sleep", 0.3), " end", StreamEnd(1, 1, "end_turn"))
     client.post(f"/threads/{thread_id}/messages", data={"content": "go"})
     reply_id = int(re.search(r'/messages/(\d+)/stop', client.get(f"/threads/{thread_id}").get_data(as_text=True))
                    .group(1))

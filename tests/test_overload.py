@@ -7,7 +7,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from app.extensions import db
 from app.models import Message
-from app.providers.base import ReplyEnd
+from app.providers.base import StreamEnd
 from app.services import replies_store
 from tests.test_chat_api import messages, read_events
 from tests.test_chat_pages import stored, wait_until_done
@@ -39,7 +39,7 @@ def api(auth):
 
 @pytest.mark.parametrize("app", ONE_REPLY_PER_PROCESS, indirect=True)
 def test_a_worker_at_its_reply_limit_answers_503_with_retry_after_and_stores_nothing(app, client, api, scripted):
-    scripted.queue(("sleep", 0.5), "late", ReplyEnd(1, 1, "end_turn"))
+    scripted.queue(("sleep", 0.5), "late", StreamEnd(1, 1, "end_turn"))
     busy_thread, other_thread = new_thread(client, api), new_thread(client, api)
     first = client.post(f"/api/threads/{busy_thread}/messages", json={"content": "One"},
                         headers={**api, "Accept": "text/event-stream"}, buffered=False)
@@ -56,7 +56,7 @@ def test_a_worker_at_its_reply_limit_answers_503_with_retry_after_and_stores_not
 @pytest.mark.parametrize("app", ONE_REPLY_PER_PROCESS, indirect=True)
 def test_the_thread_page_keeps_the_typed_message_when_the_worker_is_busy(app, client, auth, hx, scripted):
     auth.signup_and_login()
-    scripted.queue(("sleep", 0.5), "late", ReplyEnd(1, 1, "end_turn"))
+    scripted.queue(("sleep", 0.5), "late", StreamEnd(1, 1, "end_turn"))
     threads = []
     for name in ("A", "B"):
         project = client.post("/projects", data={"name": name}).headers["Location"].rsplit("/", 1)[1]
@@ -87,16 +87,16 @@ def test_no_free_database_connection_is_a_503_not_a_crash(app, client, api):
 
 def test_replies_finishing_at_once_are_all_stored_through_the_writer(app, client, api, scripted, monkeypatch):
     stored_ids = []
-    real_finish = replies_store.finish
+    real_finish = replies_store.store_endings
 
     def recording_finish(engine, endings):
         stored_ids.extend(e.message_id for e in endings)
         return real_finish(engine, endings)
 
-    monkeypatch.setattr(replies_store, "finish", recording_finish)
+    monkeypatch.setattr(replies_store, "store_endings", recording_finish)
     threads = [new_thread(client, api) for _ in range(3)]
     for _ in threads:
-        scripted.queue(("sleep", 0.2), "Done.", ReplyEnd(1, 1, "end_turn"))
+        scripted.queue(("sleep", 0.2), "Done.", StreamEnd(1, 1, "end_turn"))
     replies = post_at_once(app, api, threads)
     assert [(r["content"], r["status"], r["output_tokens"]) for r in replies] == [("Done.", "complete", 1)] * 3
     assert sorted(stored_ids) == sorted(r["id"] for r in replies)
@@ -113,9 +113,9 @@ def test_several_endings_are_stored_in_one_call_and_a_late_one_changes_nothing(a
         first, second, ended = (r.id for r in replies)
         both = [replies_store.Ending(first, 1, "One.", "complete", model="gemini-2"),
                 replies_store.Ending(second, 1, "Two.", "stopped", stop_reason="user_stopped")]
-        assert replies_store.finish(db.engine, both) is True
+        assert replies_store.store_endings(db.engine, both) is True
         late = replies_store.Ending(ended, 1, "Late.", "complete")
-        assert replies_store.finish(db.engine, [late]) is False
+        assert replies_store.store_endings(db.engine, [late]) is False
     assert [m for m in messages(app)] == [
         ("assistant", "One.", "complete"), ("assistant", "Two.", "stopped"), ("assistant", "", "error")]
     with app.app_context():
@@ -123,8 +123,8 @@ def test_several_endings_are_stored_in_one_call_and_a_late_one_changes_nothing(a
 
 
 def pending_replies(app, client, api, count):
-    """`count` pending replies, each in a thread of its own, as the runner's Finished items (complete)."""
-    from app.services.chat import Finished, ReplyJob
+    """`count` pending replies, each in a thread of its own, as the writer's QueuedEnding items (complete)."""
+    from app.services.writer import QueuedEnding
     from app.services.live import REPLIES, LiveReply
 
     threads = [new_thread(client, api) for _ in range(count)]
@@ -138,7 +138,7 @@ def pending_replies(app, client, api, count):
             live = LiveReply(view.id, view.attempt)
             REPLIES.add(live)
             ending = replies_store.Ending(view.id, 1, f"Reply {view.id}.", "complete")
-            items.append(Finished(ReplyJob(view, "google", None), live, ending, None))
+            items.append(QueuedEnding(view, live, ending, None))
     return items
 
 
@@ -149,7 +149,7 @@ def pending_replies(app, client, api, count):
 def test_an_ending_the_database_refuses_is_retried_and_holds_back_nothing_else(
         app, client, api, monkeypatch, error, calls_at_once):
     first, second = pending_replies(app, client, api, 2)
-    real_finish, calls = replies_store.finish, []
+    real_finish, calls = replies_store.store_endings, []
 
     def refuse_the_second_twice(engine, endings):
         ids = [e.message_id for e in endings]
@@ -158,9 +158,9 @@ def test_an_ending_the_database_refuses_is_retried_and_holds_back_nothing_else(
             raise error
         return real_finish(engine, endings)
 
-    monkeypatch.setattr(replies_store, "finish", refuse_the_second_twice)
+    monkeypatch.setattr(replies_store, "store_endings", refuse_the_second_twice)
     runner = app.extensions["reply_runner"]
-    runner._store([first, second])
+    runner.writer._store([first, second])
     if calls_at_once == "each alone":  # the refused row must not hold back the other one
         assert calls == [[first.live.message_id, second.live.message_id], [first.live.message_id],
                          [second.live.message_id]]
@@ -180,7 +180,7 @@ def test_an_ending_the_database_refuses_is_retried_and_holds_back_nothing_else(
 def test_shutdown_stores_an_ending_that_waits_for_a_retry_as_it_ended(app, client, api, monkeypatch):
     waiting, streaming = pending_replies(app, client, api, 2)
     streaming.live.add("Half a rep")  # its provider has not finished
-    real_finish, calls = replies_store.finish, []
+    real_finish, calls = replies_store.store_endings, []
 
     def refuse_the_first_write(engine, endings):
         calls.append([e.message_id for e in endings])
@@ -188,9 +188,9 @@ def test_shutdown_stores_an_ending_that_waits_for_a_retry_as_it_ended(app, clien
             raise OperationalError("UPDATE messages", {}, Exception("database is locked"))
         return real_finish(engine, endings)
 
-    monkeypatch.setattr(replies_store, "finish", refuse_the_first_write)
+    monkeypatch.setattr(replies_store, "store_endings", refuse_the_first_write)
     runner = app.extensions["reply_runner"]
-    runner._hand_over(waiting)
+    runner.writer.queue(waiting)
     deadline = time.monotonic() + 5
     while not calls and time.monotonic() < deadline:  # the writer tried once and will retry in a second
         time.sleep(0.01)
@@ -228,7 +228,7 @@ def test_a_page_answers_503_when_no_database_connection_is_free(app, client, aut
 
 
 def test_a_stream_that_fell_behind_catches_up_in_one_event():
-    from app.services.chat import follow
+    from app.services.watch import follow
     from app.services.live import Delta, Ended, LiveReply
 
     live = LiveReply(message_id=1, attempt=1)
@@ -237,5 +237,5 @@ def test_a_stream_that_fell_behind_catches_up_in_one_event():
     assert next(events) == Delta("Hel", 3)  # what had arrived before the stream began
     for text in ("lo", ", ", "world"):  # arrive while the stream is busy elsewhere
         live.add(text)
-    live.end("complete")
+    live.announce(Ended("complete"))
     assert list(events) == [Delta("lo, world", 12), Ended("complete")]

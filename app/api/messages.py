@@ -5,9 +5,9 @@ import json
 
 from flask import abort, current_app, g, request
 
-from ..extensions import db
+from ..models import ERROR
 from ..pagination import parse_limit
-from ..services import chat, replies_store, workspace
+from ..services import chat, workspace
 from ..services.live import Delta, Ended
 from .. import rate_limits, sse
 from . import schemas
@@ -35,7 +35,7 @@ def _start(start):
 def list_messages(thread_id: int):
     """A thread's messages, oldest first within a page; next_cursor goes back in time."""
     thread = workspace.owned_thread_or_404(g.user, thread_id)
-    chat.runner().maybe_sweep()
+    chat.sweep_stale_replies()
     page = workspace.messages_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
     return {"messages": [schemas.message_json(m) for m in page.items], "next_cursor": page.next_cursor}
 
@@ -64,61 +64,56 @@ def stop_message(message_id: int):
     """Stop a pending reply, keeping its partial text; answers once it has stopped."""
     message = workspace.owned_message_or_404(g.user, message_id)
     chat.stop_reply(message)
-    engine = db.engine
-    db.session.close()
-    return schemas.message_json(chat.wait_until_ended(engine, message_id, STOP_WAIT_SECONDS))
+    return schemas.message_json(chat.wait_until_stored(message_id, STOP_WAIT_SECONDS).view)
 
 
 @bp.get("/messages/<int:message_id>/stream")
 def watch_message(message_id: int):
     """A reply as it streams: snapshot, then deltas, then done or error."""
-    chat.runner().maybe_sweep()
+    chat.sweep_stale_replies()
     message = workspace.owned_message_or_404(g.user, message_id)
-    snapshot = replies_store.view_of(message)
-    engine, heartbeat, relay = db.engine, current_app.config["SSE_HEARTBEAT_SECONDS"], chat.runner().relay
-    after = sse.last_event_id(request, fallback=-1)
-    db.session.close()
+    after, snapshot = sse.last_event_id(request, fallback=-1), None
+    if after < 0:  # a first connection gets what has arrived so far
+        text = chat.text_so_far(message)
+        snapshot = sse.event(_json({"text": text, "status": message.status}), "snapshot", len(text))
+        after = len(text)
+    watched = chat.watch(message_id, after)
 
     def events():
-        offset = after
-        if offset < 0:  # a first connection gets what has arrived so far
-            text = chat.current_text(engine, snapshot)
-            yield sse.event(_json({"text": text, "status": snapshot.status}), "snapshot", len(text))
-            offset = len(text)
-        yield from _follow_events(engine, message_id, offset, heartbeat, relay=relay)
+        if snapshot is not None:
+            yield snapshot
+        yield from _watch_events(watched)
 
     return sse.response(events())
 
 
 def _answer(started: chat.Started, status: int):
-    engine, heartbeat = db.engine, current_app.config["SSE_HEARTBEAT_SECONDS"]
-    db.session.close()  # nothing below may hold a connection while the provider works
     if _wants_stream():
-        return sse.response(_started_events(engine, started, heartbeat))
-    ended = chat.wait_for_end(engine, started)
-    reply = ended.view or replies_store.load(engine, started.reply.id)
+        return sse.response(_started_events(started, chat.watch(started.reply.id, started=started)))
+    ended = chat.wait_until_stored(started.reply.id, started=started)
+    reply = ended.view
     body = {"user_message": schemas.message_json(started.user_message) if started.user_message else None,
             "assistant_message": schemas.message_json(reply)}
-    if reply.status == "error":
+    if reply.status == ERROR:
         return {"error": reply.error, **body}, ended.http_status or 502
     return body, status
 
 
-def _started_events(engine, started: chat.Started, heartbeat: float):
+def _started_events(started: chat.Started, watched):
     yield sse.event(_json({
         "user_message": schemas.message_json(started.user_message) if started.user_message else None,
         "assistant_message": schemas.message_json(started.reply),
     }), "start")
-    yield from _follow_events(engine, started.reply.id, 0, heartbeat, started.live)
+    yield from _watch_events(watched)
 
 
-def _follow_events(engine, message_id: int, after: int, heartbeat: float, live=None, relay=None):
-    for item in chat.follow(engine, message_id, after, heartbeat, live=live, relay=relay):
+def _watch_events(watched):
+    for item in watched:
         if isinstance(item, Delta):
             yield sse.event(_json({"text": item.text}), "delta", item.offset)
         elif isinstance(item, Ended):
-            reply = item.view or replies_store.load(engine, message_id)
-            if reply.status == "error":
+            reply = item.view
+            if reply.status == ERROR:
                 yield sse.event(_json({"error": reply.error, "assistant_message": schemas.message_json(reply)}),
                                 "error")
             else:

@@ -8,37 +8,14 @@ from markupsafe import Markup, escape
 
 from .. import rate_limits, sse
 from ..errors import BUSY_RETRY_AFTER_SECONDS
-from ..extensions import db
 from ..htmx import is_htmx, render_blocks
-from ..pagination import parse_limit
-from ..services import chat, replies_store, workspace
+from ..services import chat, workspace
 from ..services.live import Delta, Ended
-from .forms import ChatForm, RenameThreadForm
+from .forms import ChatForm
 from .routes import bp
+from .threads import thread_context
 
 SENTINEL = "\x00text\x00"
-
-
-def thread_context(thread, chat_form=None, conflict=None) -> dict:
-    """What the thread page and its blocks render from."""
-    chat.runner().maybe_sweep()  # a reply whose runner died shows as interrupted, with Retry
-    page = workspace.messages_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
-    return {
-        "thread": thread, "page": page, "watch": True,
-        "latest_id": page.items[-1].id if page.items else None,
-        "pending": any(m.pending for m in page.items),
-        "chat_form": chat_form or ChatForm(formdata=None), "conflict": conflict,
-        "rename_form": RenameThreadForm(obj=thread, formdata=None),
-    }
-
-
-@bp.get("/threads/<int:thread_id>/earlier")
-def earlier_messages(thread_id: int):
-    """An older page of messages, for "Load earlier"."""
-    thread = workspace.owned_thread_or_404(current_user, thread_id)
-    context = thread_context(thread)
-    context["latest_id"] = None  # the retry button belongs to the newest page only
-    return render_blocks("pages/thread.html", "messages", **context)
 
 
 @bp.post("/threads/<int:thread_id>/messages")
@@ -103,26 +80,24 @@ def _reply_stream(thread, started: chat.Started, with_user_message: bool):
     items = [started.user_message] if with_user_message else []
     first = "".join(render_template("pages/_message.html", message=m, watch=False, latest_id=None)
                     for m in [*items, started.reply])
-    return _stream(started.reply.id, 0, first, started.live)
+    return _stream(started.reply.id, 0, first, started)
 
 
-def _stream(message_id: int, after: int, first: str | None = None, live=None):
-    engine, heartbeat, relay = db.engine, current_app.config["SSE_HEARTBEAT_SECONDS"], chat.runner().relay
+def _stream(message_id: int, after: int, first: str | None = None, started: chat.Started | None = None):
     generate_csrf()  # cached on g now, so rendering the final message never touches the session
     # The delta wrapper is rendered once; each delta is only escaped into it.
     prefix, suffix = render_template("pages/_delta.html", message_id=message_id, text=SENTINEL).split(SENTINEL)
-    db.session.close()  # no connection is held while the provider works
+    watched = chat.watch(message_id, after, started)
 
     def events():
         if first is not None:
             yield sse.event(first)
-        for item in chat.follow(engine, message_id, after, heartbeat, live=live, relay=relay):
+        for item in watched:
             if isinstance(item, Delta):
                 yield sse.event(prefix + str(escape(item.text)) + suffix, id=item.offset)
             elif isinstance(item, Ended):
-                message = item.view or replies_store.load(engine, message_id)
-                yield sse.event(render_template("pages/_final.html", message=message, watch=False,
-                                                latest_id=message.id))
+                yield sse.event(render_template("pages/_final.html", message=item.view, watch=False,
+                                                latest_id=item.view.id))
                 return
             else:
                 yield sse.comment()

@@ -95,15 +95,6 @@ def delete_project(project_id: int):
     return _deleted(url_for("pages.index"))
 
 
-@bp.get("/threads/<int:thread_id>")
-def thread(thread_id: int):
-    """A thread: its latest messages and the chat form."""
-    from .chat import thread_context
-
-    thread = workspace.owned_thread_or_404(current_user, thread_id)
-    return render_page("pages/thread.html", **thread_context(thread))
-
-
 @bp.post("/threads/<int:thread_id>/rename")
 def rename_thread(thread_id: int):
     """Give a thread a new title."""

@@ -7,7 +7,7 @@ import anthropic
 import httpx2
 
 from .base import (
-    Event, ProviderSettings, ProviderSpec, ReplyEnd, ReplyRequest, TextDelta, status_error, transport_error,
+    Event, ProviderSettings, ProviderSpec, StreamEnd, ReplyRequest, TextDelta, status_error, transport_error,
 )
 
 LABEL = "Anthropic Claude"
@@ -37,7 +37,7 @@ class AnthropicAdapter:
         self._client._custom_headers = {}
 
     def stream(self, request: ReplyRequest) -> Iterator[Event]:
-        """Yield the reply's text deltas, then one ReplyEnd; see Adapter.stream."""
+        """Yield the reply's text deltas, then one StreamEnd; see Adapter.stream."""
         input_tokens = output_tokens = stop_reason = None
         model = request.model
         try:
@@ -69,7 +69,7 @@ class AnthropicAdapter:
             raise transport_error(LABEL, self.settings, exc, midway=True) from exc
         except anthropic.AnthropicError as exc:
             raise status_error(LABEL, None) from exc
-        yield ReplyEnd(input_tokens, output_tokens, stop_reason, model)
+        yield StreamEnd(input_tokens, output_tokens, stop_reason, model)
 
 
 SPEC = ProviderSpec(

@@ -33,8 +33,8 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
-class ReplyEnd:
-    """The last event of a reply: token usage and why the model stopped."""
+class StreamEnd:
+    """The provider stream's last event: token usage, why the model stopped, the model that answered."""
 
     input_tokens: int | None
     output_tokens: int | None
@@ -42,7 +42,7 @@ class ReplyEnd:
     model: str | None = None
 
 
-Event = TextDelta | ReplyEnd
+Event = TextDelta | StreamEnd
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class Adapter(Protocol):
     def __init__(self, settings: ProviderSettings) -> None: ...
 
     def stream(self, request: ReplyRequest) -> Iterator[Event]:
-        """Yield TextDelta events as they arrive, then one ReplyEnd.
+        """Yield TextDelta events as they arrive, then one StreamEnd.
 
         Raises ProviderError for every provider failure. Closing the generator
         closes the provider's stream, so the provider stops generating.

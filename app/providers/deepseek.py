@@ -6,7 +6,7 @@ from typing import Iterator
 import openai
 
 from .base import (
-    Event, ProviderSettings, ProviderSpec, ReplyEnd, ReplyRequest, TextDelta, status_error, transport_error,
+    Event, ProviderSettings, ProviderSpec, StreamEnd, ReplyRequest, TextDelta, status_error, transport_error,
 )
 
 LABEL = "DeepSeek"
@@ -31,7 +31,7 @@ class DeepSeekAdapter:
         self._client._custom_headers = {}
 
     def stream(self, request: ReplyRequest) -> Iterator[Event]:
-        """Yield the reply's text deltas, then one ReplyEnd; see Adapter.stream."""
+        """Yield the reply's text deltas, then one StreamEnd; see Adapter.stream."""
         messages = [{"role": "system", "content": request.system}] if request.system else []
         messages += [{"role": turn.role, "content": turn.text} for turn in request.turns]
         usage = stop_reason = None
@@ -61,7 +61,7 @@ class DeepSeekAdapter:
         except openai.APIError as exc:
             # An error object inside the stream.
             raise status_error(LABEL, exc.code if isinstance(exc.code, int) else None, midway=True) from exc
-        yield ReplyEnd(
+        yield StreamEnd(
             input_tokens=usage.prompt_tokens if usage else None,
             output_tokens=usage.completion_tokens if usage else None,
             stop_reason=stop_reason,

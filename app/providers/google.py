@@ -9,7 +9,7 @@ from google.genai import errors, types
 from google.genai.client import DebugConfig
 
 from .base import (
-    Event, ProviderSettings, ProviderSpec, ReplyEnd, ReplyRequest, TextDelta, status_error, transport_error,
+    Event, ProviderSettings, ProviderSpec, StreamEnd, ReplyRequest, TextDelta, status_error, transport_error,
 )
 
 LABEL = "Google Gemini"
@@ -45,7 +45,7 @@ class GoogleAdapter:
         )
 
     def stream(self, request: ReplyRequest) -> Iterator[Event]:
-        """Yield the reply's text deltas, then one ReplyEnd; see Adapter.stream."""
+        """Yield the reply's text deltas, then one StreamEnd; see Adapter.stream."""
         config = types.GenerateContentConfig(
             system_instruction=request.system or None,
             max_output_tokens=request.max_output_tokens,
@@ -82,11 +82,11 @@ def _texts(chunk: types.GenerateContentResponse) -> Iterator[str]:
             yield part.text
 
 
-def _reply_end(last: types.GenerateContentResponse | None, model: str) -> ReplyEnd:
+def _reply_end(last: types.GenerateContentResponse | None, model: str) -> StreamEnd:
     """Usage, finish reason and model version, which the last chunk carries."""
     usage = last.usage_metadata if last else None
     reason = last.candidates[0].finish_reason if last and last.candidates else None
-    return ReplyEnd(
+    return StreamEnd(
         input_tokens=usage.prompt_token_count if usage else None,
         output_tokens=usage.candidates_token_count if usage else None,
         stop_reason=str(getattr(reason, "value", reason)).lower() if reason else None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,7 +36,7 @@ class Delta:
 
 @dataclass(frozen=True)
 class Ended:
-    """The reply is stored.
+    """The news for watchers: the reply is stored.
 
     `http_status` is what the API answers for it (None when not known here); `view` is the
     stored message when known here, else watchers load it from the database.
@@ -61,7 +62,7 @@ class LiveReply:
         self.length = 0
         self.saved_length = 0
         self.ended: Ended | None = None
-        self.streaming = False
+        self._streaming = False
         self.stop_requested = False
         self._watchers: list[queue.SimpleQueue] = []
         self._lock = threading.Lock()
@@ -96,24 +97,25 @@ class LiveReply:
             if watcher in self._watchers:
                 self._watchers.remove(watcher)
 
-    def end(self, status: str, http_status: int | None = None, view: MessageView | None = None) -> None:
+    def announce(self, ended: Ended) -> None:
         """Tell every watcher the reply is stored."""
         with self._lock:
-            self.ended = Ended(status, http_status, view)
+            self.ended = ended
             for watcher in self._watchers:
-                watcher.put(self.ended)
+                watcher.put(ended)
             self._watchers.clear()
 
-    def begin_streaming(self) -> None:
-        """Mark the provider phase, the only one a stop may interrupt."""
-        self.streaming = True
+    @contextmanager
+    def streaming(self):
+        """The provider phase, the only one a stop may interrupt; after it the runner stores undisturbed."""
+        self._streaming = True
         if gevent is not None and monkey.is_module_patched("threading"):
             self._greenlet = gevent.getcurrent()
-
-    def end_streaming(self) -> None:
-        """Leave the provider phase: from here the runner stores its result undisturbed."""
-        self.streaming = False
-        self._greenlet = None
+        try:
+            yield
+        finally:
+            self._streaming = False
+            self._greenlet = None
 
     def interrupt(self) -> None:
         """Stop the reply now, even while the provider is silent.
@@ -123,7 +125,7 @@ class LiveReply:
         between events.
         """
         self.stop_requested = True
-        if self.streaming and self._greenlet is not None and self._greenlet is not gevent.getcurrent():
+        if self._streaming and self._greenlet is not None and self._greenlet is not gevent.getcurrent():
             gevent.kill(self._greenlet, ReplyStopped)  # asynchronous: raised when the runner next runs
 
 

@@ -42,7 +42,7 @@ class RedisRelay:
         pipe.publish(channel, json.dumps({"o": offset, "t": text}))
         self._send(pipe.execute)
 
-    def ended(self, message_id: int, attempt: int, status: str) -> None:
+    def announce(self, message_id: int, attempt: int, status: str) -> None:
         """Tell the watchers the reply is stored."""
         _, channel = self._keys(message_id, attempt)
         self._send(self.redis.publish, channel, json.dumps({"end": status}))

@@ -87,7 +87,7 @@ def stop_requested(engine: Engine, ids: list[int]) -> set[int]:
 
 @dataclass(frozen=True)
 class Ending:
-    """How a reply ended, as its runner stores it; a None model keeps the stored one."""
+    """The row to write for a reply that ended, as its runner builds it; a None model keeps the stored one."""
 
     message_id: int
     attempt: int
@@ -101,14 +101,14 @@ class Ending:
 
 
 ENDING_VALUES = [f.name for f in fields(Ending) if f.name not in ("message_id", "attempt")]
-_FINISH = update(messages).where(_own_attempt()).values({
+_STORE_ENDING = update(messages).where(_own_attempt()).values({
     **{name: bindparam(f"e_{name}") for name in ENDING_VALUES},
     "model": func.coalesce(bindparam("e_model"), messages.c.model),
     "heartbeat_at": bindparam("now"),
 })
 
 
-def finish(engine: Engine, endings: Sequence[Ending]) -> bool:
+def store_endings(engine: Engine, endings: Sequence[Ending]) -> bool:
     """Store how several replies ended, in one transaction.
 
     True when every one was still its runner's attempt; a late runner changes nothing.
@@ -118,12 +118,12 @@ def finish(engine: Engine, endings: Sequence[Ending]) -> bool:
              **{f"e_{name}": getattr(e, name) for name in ENDING_VALUES}}
             for e in sorted(endings, key=lambda e: e.message_id)]
     with engine.begin() as conn:
-        result = conn.execute(_FINISH, rows)
+        result = conn.execute(_STORE_ENDING, rows)
     return result.rowcount == len(rows)
 
 
-def ended_view(reply: MessageView, ending: Ending) -> MessageView:
-    """The pending `reply` as it reads once `finish` has stored this ending."""
+def stored_view(reply: MessageView, ending: Ending) -> MessageView:
+    """The pending `reply` as it reads once `store_endings` has stored this ending."""
     values = {name: getattr(ending, name) for name in ENDING_VALUES}
     values["model"] = reply.model if ending.model is None else ending.model
     return replace(reply, **values)
