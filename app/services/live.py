@@ -39,7 +39,7 @@ class Ended:
     """The news for watchers: the reply is stored.
 
     `http_status` is what the API answers for it (None when not known here); `view` is the
-    stored message when known here, else watchers load it from the database.
+    stored message when known here, else `chat.watch` reads it back before passing the news on.
     """
 
     status: str
