@@ -14,7 +14,8 @@ from app.extensions import db
 from app.models import COMPLETE, ERROR, STOPPED, Message
 from app.services import accounts, workspace
 from tests.conftest import TEST_SECRET, _empty_tables
-from tests.html_check import fragment_document, parse_sse, split_partials
+from tests.helpers import parse_sse
+from tests.html_check import fragment_document, split_partials
 from tests.live_server import csrf_of
 
 EMAIL = "grace@example.com"
@@ -193,7 +194,8 @@ class Documents:
     def stream(self, name: str, body: str, deltas: int = 2) -> None:
         """Every event of a finished stream, but only the first few deltas (they differ only in text)."""
         seen = 0
-        for index, (_event, event_id, data) in enumerate(parse_sse(body)):
+        events = [event for event in parse_sse(body.split("\n")) if event[0] != "comment"]
+        for index, (_event, event_id, data) in enumerate(events):
             if event_id is not None:
                 seen += 1
                 if seen > deltas:

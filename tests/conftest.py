@@ -20,6 +20,7 @@ from app.services.live import REPLIES
 
 TEST_SECRET = "test-secret-key"
 FAKE_KEY = "sk-test-SECRET-KEY-do-not-leak"
+PASSWORD = "correct horse battery"  # every test user's, unless a test says otherwise
 PROVIDER_KEYS = {"ANTHROPIC_API_KEY": FAKE_KEY, "GEMINI_API_KEY": FAKE_KEY, "DEEPSEEK_API_KEY": FAKE_KEY}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -193,16 +194,16 @@ class AuthActions:
         self._app = app
         self._client = client
 
-    def create_user(self, email="ada@example.com", password="correct horse battery"):
+    def create_user(self, email="ada@example.com", password=PASSWORD):
         from app.services import accounts
 
         with self._app.app_context():
             return accounts.create_user(email, password).id
 
-    def login(self, email="ada@example.com", password="correct horse battery"):
+    def login(self, email="ada@example.com", password=PASSWORD):
         return self._client.post("/login", data={"email": email, "password": password})
 
-    def signup_and_login(self, email="ada@example.com", password="correct horse battery"):
+    def signup_and_login(self, email="ada@example.com", password=PASSWORD):
         user_id = self.create_user(email, password)
         self.login(email, password)
         return user_id

@@ -27,25 +27,6 @@ FIRST_TAG = re.compile(r"\s*<([a-zA-Z][a-zA-Z0-9-]*)")
 CONTAINERS = {"li": ("<ol>", "</ol>"), "tr": ("<table><tbody>", "</tbody></table>")}
 
 
-def parse_sse(body: str) -> list[tuple[str, str | None, str]]:
-    """The (event name, id, data) of every event in a complete text/event-stream body."""
-    events = []
-    for block in body.replace("\r\n", "\n").split("\n\n"):
-        name, event_id, data = "message", None, []
-        for line in block.split("\n"):
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("id: "):
-                event_id = line[4:]
-            elif line.startswith("data: "):
-                data.append(line[6:])
-            elif line == "data:":
-                data.append("")
-        if data:
-            events.append((name, event_id, "\n".join(data)))
-    return events
-
-
 def split_partials(html: str) -> list[str]:
     """The contents of each `<hx-partial>` in an SSE event's data, or the data itself when it has none."""
     parts = [inner for _attrs, inner in PARTIAL.findall(html)]

@@ -92,29 +92,6 @@ def server_env(database_url: str, provider_url: str, **extra) -> dict[str, str]:
     return {**env, **{k: str(v) for k, v in extra.items()}}
 
 
-def parse_sse(lines) -> "Iterator[tuple[str, str | None, str]]":
-    """SSE lines as (event, id, data); comments come as ('comment', None, text)."""
-    name, event_id, data = "message", None, []
-    for line in lines:
-        if line == "":
-            if data or name != "message":
-                yield name, event_id, "\n".join(data)
-            name, event_id, data = "message", None, []
-        elif line.startswith(":"):
-            yield "comment", None, line[1:].strip()
-        elif line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("id: "):
-            event_id = line[4:]
-        elif line.startswith("data: "):
-            data.append(line[6:])
-
-
-def read_sse(response) -> "Iterator[tuple[str, str | None, str]]":
-    """Parse a streaming httpx2 response as it arrives."""
-    return parse_sse(response.iter_lines())
-
-
 def csrf_of(html: str) -> str:
     """The CSRF token a page carries for htmx."""
     return re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)

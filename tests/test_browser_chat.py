@@ -1,7 +1,8 @@
 """People chat in Debian's Chromium, against the app under gunicorn and the wire-level fake provider.
 
-Each test is one journey from sign-up on. Markers in a message steer the fake provider
-(tests/fake_provider.py): `[[tokens:N]]`, `[[token-delay:S]]`, `[[delay:S]]`, `[[fail:STATUS:N]]`.
+Each test is one journey from sign-up on; the last also watches the content security policy. Markers
+in a message steer the fake provider (tests/fake_provider/markers.py): `[[tokens:N]]`, `[[token-delay:S]]`,
+`[[delay:S]]`, `[[fail:STATUS:N]]`.
 """
 import re
 import time
@@ -10,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser import RequestLog, browser, open_page, page  # noqa: F401  (fixtures)
+from tests.conftest import PASSWORD
 from tests.live_server import LiveServer, server_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.once]
@@ -29,8 +31,8 @@ def live(migrated_database, fake_provider_server):
 def sign_up(page, live, email="ada@example.com"):
     page.goto(live.url + "/register")
     page.fill("#email", email)
-    page.fill("#password", "correct horse battery")
-    page.fill("#confirm", "correct horse battery")
+    page.fill("#password", PASSWORD)
+    page.fill("#confirm", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(live.url + "/")
 
@@ -284,3 +286,38 @@ def test_without_javascript_a_person_can_still_chat(app, open_page, live):
     page.on("load", lambda _: loads.append(1))
     time.sleep(3)  # longer than the refresh interval
     assert loads == []  # done: no more refreshing
+
+
+# --- the content security policy ----------------------------------------------------------------
+
+def test_in_chromium_the_policy_blocks_nothing_the_app_does_and_blocks_an_injected_script(app, page, live):
+    violations = []
+    page.expose_function("reportViolation", lambda text: violations.append(text))
+    # Init scripts come through the DevTools protocol, which the page's policy does not govern.
+    page.add_init_script("document.addEventListener('securitypolicyviolation', "
+                         "e => reportViolation(e.violatedDirective + ' ' + e.blockedURI))")
+    sign_up(page, live)
+    page.fill("#name", "Research")
+    page.click("#project-form button[type=submit]")
+    page.select_option("#model_provider", "google")
+    page.click("#thread-form button[type=submit]")
+    send(page, "Show me [[canned:markdown]]")
+    expect(page.locator(".message-assistant.status-complete .code-block")).to_be_visible(timeout=SLOW)
+    send(page, "A long one [[tokens:400]] [[token-delay:0.05]]")
+    page.locator(".status-pending").get_by_role("button", name="Stop").click()
+    expect(last_reply(page)).to_have_class(re_status("stopped"), timeout=SLOW)
+    last_reply(page).get_by_role("button", name="Retry").click()
+    expect(last_reply(page)).to_have_class(re_status("pending"))
+    page.reload()  # the pending reply reconnects to its stream
+    page.locator(".status-pending").get_by_role("button", name="Stop").click()
+    expect(last_reply(page)).to_have_class(re_status("stopped"), timeout=SLOW)
+    assert violations == []
+
+    ran = page.evaluate("""() => new Promise(resolve => {
+        const script = document.createElement("script");
+        script.textContent = "window.injected = true";
+        document.body.append(script);
+        setTimeout(() => resolve(window.injected === true), 100);
+    })""")
+    assert ran is False
+    assert violations == ["script-src-elem inline"]

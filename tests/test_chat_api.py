@@ -3,12 +3,10 @@ import json
 import time
 
 import pytest
-from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Message
 from app.providers.base import ProviderError, StreamEnd
-from tests.live_server import parse_sse
+from tests.helpers import read_events, stored_messages
 
 
 @pytest.fixture
@@ -24,16 +22,6 @@ def thread_id(client, api):
                        headers=api).json["id"]
 
 
-def messages(app):
-    with app.app_context():
-        return [(m.role, m.content, m.status) for m in db.session.scalars(select(Message).order_by(Message.id))]
-
-
-def read_events(response):
-    """A whole SSE body as (event, id, data) triples; comments as ('comment', None, text)."""
-    return list(parse_sse(response.get_data(as_text=True).split("\n")))
-
-
 def test_post_answers_once_the_reply_ends(app, client, api, thread_id, scripted):
     scripted.queue("Hel", "lo!", StreamEnd(10, 2, "end_turn", "gemini-test"))
     response = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"}, headers=api)
@@ -43,7 +31,7 @@ def test_post_answers_once_the_reply_ends(app, client, api, thread_id, scripted)
     assert reply["provider"] == "google" and reply["model"] == "gemini-test"
     assert (reply["input_tokens"], reply["output_tokens"], reply["stop_reason"]) == (10, 2, "end_turn")
     assert response.json["user_message"]["content"] == "Hi"
-    assert messages(app) == [("user", "Hi", "complete"), ("assistant", "Hello!", "complete")]
+    assert stored_messages(app) == [("user", "Hi", "complete"), ("assistant", "Hello!", "complete")]
 
 
 def test_the_provider_gets_the_history_and_instructions(app, client, api, thread_id, scripted):
@@ -85,7 +73,7 @@ def test_provider_error_keeps_the_user_message_and_answers_502(app, client, api,
     assert response.json["error"] == "Google Gemini is overloaded (503)."
     assert response.json["assistant_message"]["status"] == "error"
     assert response.json["assistant_message"]["content"] == "partial "
-    assert messages(app) == [("user", "Hi", "complete"), ("assistant", "partial ", "error")]
+    assert stored_messages(app) == [("user", "Hi", "complete"), ("assistant", "partial ", "error")]
 
 
 def test_timeout_answers_504(client, api, thread_id, scripted):
@@ -99,7 +87,7 @@ def test_missing_key_is_503_naming_the_variable(app, client, api, thread_id, scr
     response = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"}, headers=api)
     assert response.status_code == 503
     assert "GEMINI_API_KEY" in response.json["error"]
-    assert messages(app)[0] == ("user", "Hi", "complete")
+    assert stored_messages(app)[0] == ("user", "Hi", "complete")
     assert scripted.requests == []
 
 
@@ -120,7 +108,7 @@ def test_second_post_while_pending_is_409(app, client, api, thread_id, scripted)
     second = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Two"}, headers=api)
     assert second.status_code == 409 and "still writing" in second.json["error"]
     first.get_data()
-    assert [m[1] for m in messages(app)] == ["One", "late"]
+    assert [m[1] for m in stored_messages(app)] == ["One", "late"]
 
 
 def test_retry_runs_the_same_reply_again(app, client, api, thread_id, scripted):
@@ -132,7 +120,7 @@ def test_retry_runs_the_same_reply_again(app, client, api, thread_id, scripted):
     assert response.status_code == 200
     assert response.json["assistant_message"]["id"] == reply_id
     assert response.json["assistant_message"]["attempt"] == 2
-    assert messages(app) == [("user", "Hi", "complete"), ("assistant", "Fine now.", "complete")]
+    assert stored_messages(app) == [("user", "Hi", "complete"), ("assistant", "Fine now.", "complete")]
     assert [(t.role, t.text) for t in scripted.requests[-1].turns] == [("user", "Hi")]
 
 
@@ -204,7 +192,7 @@ def test_empty_or_huge_content_is_400_and_stores_nothing(app, client, api, threa
     app.config["MAX_CONTENT_LENGTH"] = 10_000_000
     response = client.post(f"/api/threads/{thread_id}/messages", json={"content": content}, headers=api)
     assert response.status_code == 400
-    assert messages(app) == []
+    assert stored_messages(app) == []
 
 
 def test_the_longest_message_in_any_script_is_accepted(app, client, api, thread_id, scripted):
@@ -213,7 +201,7 @@ def test_the_longest_message_in_any_script_is_accepted(app, client, api, thread_
     response = client.post(f"/api/threads/{thread_id}/messages", data=body, content_type="application/json",
                            headers=api)
     assert response.status_code == 201
-    assert messages(app) == [("user", longest, "complete"), ("assistant", "Hello there.", "complete")]
+    assert stored_messages(app) == [("user", longest, "complete"), ("assistant", "Hello there.", "complete")]
 
 
 def test_messages_list_pages_backwards(client, api, thread_id, scripted):
@@ -270,4 +258,4 @@ def test_a_finished_reply_is_stored_even_when_the_database_first_refuses(app, cl
     response = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"}, headers=api)
     assert response.status_code == 201 and response.json["assistant_message"]["status"] == "complete"
     assert len(calls) == 2
-    assert messages(app)[-1] == ("assistant", "Hello there.", "complete")
+    assert stored_messages(app)[-1] == ("assistant", "Hello there.", "complete")

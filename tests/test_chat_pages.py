@@ -1,6 +1,5 @@
 """Chat on the thread page with a scripted adapter: streams, errors, conflicts, no-JS fallback."""
 import re
-import time
 
 import pytest
 from sqlalchemy import select
@@ -8,7 +7,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Message
 from app.providers.base import ProviderError, StreamEnd
-from tests.test_chat_api import read_events
+from tests.helpers import read_events, stored_messages, wait_until_done
 
 
 @pytest.fixture
@@ -17,17 +16,6 @@ def thread_id(client, auth):
     project = client.post("/projects", data={"name": "P"}).headers["Location"].rsplit("/", 1)[1]
     response = client.post(f"/projects/{project}/threads", data={"model_provider": "deepseek"})
     return int(response.headers["Location"].rsplit("/", 1)[1])
-
-
-def stored(app):
-    with app.app_context():
-        return [(m.role, m.content, m.status) for m in db.session.scalars(select(Message).order_by(Message.id))]
-
-
-def wait_until_done(app, timeout=5):
-    deadline = time.monotonic() + timeout
-    while any(status == "pending" for *_, status in stored(app)) and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def test_htmx_post_streams_the_new_messages_then_deltas_then_the_final_message(app, client, thread_id, hx,
@@ -46,7 +34,7 @@ def test_htmx_post_streams_the_new_messages_then_deltas_then_the_final_message(a
     final = events[-1][2]
     assert "<strong>Bold</strong>" in final and "<script>" not in final
     assert 'data-hx-target="#announcer"' in final and "Reply finished." in final
-    assert stored(app)[-1][2] == "complete"
+    assert stored_messages(app)[-1][2] == "complete"
 
 
 def test_plain_post_redirects_and_the_page_refreshes_itself_while_pending(app, client, thread_id, scripted):
@@ -66,7 +54,7 @@ def test_empty_message_is_400_with_the_error_in_the_composer(app, client, thread
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and "<html" not in html
     assert 'data-hx-target="#composer"' in html and "Type a message first." in html
-    assert stored(app) == []
+    assert stored_messages(app) == []
 
 
 def test_the_longest_message_in_any_script_is_accepted_from_the_form(app, client, thread_id, scripted):
@@ -74,7 +62,7 @@ def test_the_longest_message_in_any_script_is_accepted_from_the_form(app, client
     response = client.post(f"/threads/{thread_id}/messages", data={"content": longest})
     assert response.status_code == 303
     wait_until_done(app)
-    assert stored(app) == [("user", longest, "complete"), ("assistant", "Hello there.", "complete")]
+    assert stored_messages(app) == [("user", longest, "complete"), ("assistant", "Hello there.", "complete")]
 
 
 def test_a_post_while_a_reply_is_pending_is_409_and_says_so(app, client, thread_id, hx, scripted):
@@ -84,7 +72,7 @@ def test_a_post_while_a_reply_is_pending_is_409_and_says_so(app, client, thread_
     html = response.get_data(as_text=True)
     assert response.status_code == 409 and "still writing a reply" in html and "second" in html
     wait_until_done(app)
-    assert [content for _, content, _ in stored(app)] == ["first", "late"]
+    assert [content for _, content, _ in stored_messages(app)] == ["first", "late"]
 
 
 def test_a_failed_reply_shows_its_error_and_a_retry_button_that_answers(app, client, thread_id, hx, scripted):
@@ -98,7 +86,7 @@ def test_a_failed_reply_shows_its_error_and_a_retry_button_that_answers(app, cli
     events = read_events(client.post(f"/messages/{reply_id}/retry", headers=hx))
     assert f'id="message-{reply_id}"' in events[0][2] and "status-pending" in events[0][2]
     assert "Whole answer." in events[-1][2]
-    assert stored(app) == [("user", "Hi", "complete"), ("assistant", "Whole answer.", "complete")]
+    assert stored_messages(app) == [("user", "Hi", "complete"), ("assistant", "Whole answer.", "complete")]
 
 
 def test_retry_is_offered_only_on_the_latest_reply(app, client, thread_id, scripted):
@@ -118,7 +106,7 @@ def test_stop_from_the_page(app, client, thread_id, hx, scripted):
                    .group(1))
     assert client.post(f"/messages/{reply_id}/stop", headers=hx).status_code == 204
     wait_until_done(app)
-    assert stored(app)[-1][2] == "stopped"
+    assert stored_messages(app)[-1][2] == "stopped"
     assert client.post(f"/messages/{reply_id}/stop").status_code == 303
 
 

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx2
 import pytest
 
-from tests.live_server import LiveServer, csrf_of, read_sse, server_env
+from tests.helpers import read_sse
+from tests.live_server import LiveServer, csrf_of, server_env
 
 pytestmark = pytest.mark.server
 

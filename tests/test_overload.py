@@ -9,8 +9,7 @@ from app.extensions import db
 from app.models import Message
 from app.providers.base import StreamEnd
 from app.services import replies_store
-from tests.test_chat_api import messages, read_events
-from tests.test_chat_pages import stored, wait_until_done
+from tests.helpers import read_events, stored_messages, wait_until_done
 
 ONE_REPLY_PER_PROCESS = [{"MAX_REPLIES_IN_FLIGHT": 1}]
 
@@ -47,7 +46,7 @@ def test_a_worker_at_its_reply_limit_answers_503_with_retry_after_and_stores_not
     assert second.status_code == 503 and second.headers["Retry-After"] == "5"
     assert "Try again in a few seconds" in second.json["error"]
     assert read_events(first)[-1][0] == "done"
-    assert [content for _, content, _ in messages(app)] == ["One", "late"]
+    assert [content for _, content, _ in stored_messages(app)] == ["One", "late"]
     # Once the reply has ended there is room again.
     third = client.post(f"/api/threads/{other_thread}/messages", json={"content": "Three"}, headers=api)
     assert third.status_code == 201
@@ -68,7 +67,7 @@ def test_the_thread_page_keeps_the_typed_message_when_the_worker_is_busy(app, cl
     assert response.status_code == 503 and "Try again in a few seconds" in html and "my long question" in html
     assert response.headers["Retry-After"] == "5"
     wait_until_done(app)
-    assert [content for _, content, _ in stored(app)] == ["first", "late"]
+    assert [content for _, content, _ in stored_messages(app)] == ["first", "late"]
 
 
 @pytest.mark.parametrize("app", [{"SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0,
@@ -100,7 +99,7 @@ def test_replies_finishing_at_once_are_all_stored_through_the_writer(app, client
     replies = post_at_once(app, api, threads)
     assert [(r["content"], r["status"], r["output_tokens"]) for r in replies] == [("Done.", "complete", 1)] * 3
     assert sorted(stored_ids) == sorted(r["id"] for r in replies)
-    assert [m for m in messages(app) if m[0] == "assistant"] == [("assistant", "Done.", "complete")] * 3
+    assert [m for m in stored_messages(app) if m[0] == "assistant"] == [("assistant", "Done.", "complete")] * 3
 
 
 def test_several_endings_are_stored_in_one_call_and_a_late_one_changes_nothing(app, client, api):
@@ -116,7 +115,7 @@ def test_several_endings_are_stored_in_one_call_and_a_late_one_changes_nothing(a
         assert replies_store.store_endings(db.engine, both) is True
         late = replies_store.Ending(ended, 1, "Late.", "complete")
         assert replies_store.store_endings(db.engine, [late]) is False
-    assert [m for m in messages(app)] == [
+    assert [m for m in stored_messages(app)] == [
         ("assistant", "One.", "complete"), ("assistant", "Two.", "stopped"), ("assistant", "", "error")]
     with app.app_context():
         assert [db.session.get(Message, i).model for i in (first, second)] == ["gemini-2", "gemini-test"]
@@ -173,7 +172,7 @@ def test_an_ending_the_database_refuses_is_retried_and_holds_back_nothing_else(
     while (first.live.ended is None or second.live.ended is None) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert second.live.ended.status == "complete" and second.live.ended.view.content == second.ending.content
-    assert [m for m in messages(app) if m[0] == "assistant"] == [
+    assert [m for m in stored_messages(app) if m[0] == "assistant"] == [
         ("assistant", first.ending.content, "complete"), ("assistant", second.ending.content, "complete")]
 
 
@@ -196,7 +195,7 @@ def test_shutdown_stores_an_ending_that_waits_for_a_retry_as_it_ended(app, clien
         time.sleep(0.01)
     runner.shutdown(0)
     assert waiting.live.ended.status == "complete" and streaming.live.ended.status == "interrupted"
-    assert [m for m in messages(app) if m[0] == "assistant"] == [
+    assert [m for m in stored_messages(app) if m[0] == "assistant"] == [
         ("assistant", waiting.ending.content, "complete"), ("assistant", "Half a rep", "interrupted")]
 
 

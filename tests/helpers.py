@@ -1,0 +1,62 @@
+"""Helpers the test modules share: reading SSE, the stored messages and rows, waiting for a reply to end."""
+from __future__ import annotations
+
+import time
+from typing import Iterable, Iterator
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Message
+
+
+def parse_sse(lines: Iterable[str]) -> Iterator[tuple[str, str | None, str]]:
+    """SSE lines as (event, id, data); comments come as ('comment', None, text)."""
+    name, event_id, data = "message", None, []
+    for line in lines:
+        if line == "":
+            if data or name != "message":
+                yield name, event_id, "\n".join(data)
+            name, event_id, data = "message", None, []
+        elif line.startswith(":"):
+            yield "comment", None, line[1:].strip()
+        else:
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "event":
+                name = value
+            elif field == "id":
+                event_id = value
+            elif field == "data":
+                data.append(value)
+
+
+def read_events(response) -> list[tuple[str, str | None, str]]:
+    """A test client's whole SSE body as (event, id, data) triples; comments as ('comment', None, text)."""
+    return list(parse_sse(response.get_data(as_text=True).split("\n")))
+
+
+def read_sse(response) -> Iterator[tuple[str, str | None, str]]:
+    """A streaming httpx2 response's events, as they arrive."""
+    return parse_sse(response.iter_lines())
+
+
+def stored_messages(app) -> list[tuple[str, str, str]]:
+    """(role, content, status) of every stored message, oldest first."""
+    with app.app_context():
+        return [(m.role, m.content, m.status) for m in db.session.scalars(select(Message).order_by(Message.id))]
+
+
+def wait_until_done(app, timeout: float = 5) -> None:
+    """Wait until no stored reply is pending, or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while any(status == "pending" for *_, status in stored_messages(app)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def snapshot(app) -> dict:
+    """Every row of every table (but when a token was last used), to show a request changed nothing."""
+    with app.app_context():
+        return {table.name: db.session.execute(
+                    select(*[c for c in table.columns if c.name != "last_used_at"]).order_by(*table.primary_key)
+                ).all() for table in db.metadata.sorted_tables}
