@@ -13,6 +13,8 @@ config = context.config
 # This line sets up loggers basically.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
+# The PostgreSQL advisory lock one upgrade holds at a time: any fixed number, the same on every server.
+MIGRATION_LOCK_KEY = 0x6D696772  # "migr"
 
 
 def get_engine():
@@ -89,19 +91,31 @@ def run_migrations_online():
 
     with connectable.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
+        postgresql = connection.dialect.name == "postgresql"
         if sqlite:
             # Batch migrations rebuild a table (copy, drop, rename); with foreign keys on,
             # dropping the old table would cascade-delete the rows that point at it.
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        if postgresql:
+            # Several servers may upgrade at once: one migrates, the others wait here and then read
+            # alembic_version at head. A session lock, held across the transactions below.
+            connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+            connection.commit()
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if postgresql:
+                # The connection goes back to the pool, where it would keep holding the lock.
+                connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+                connection.commit()
 
         if sqlite:
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")

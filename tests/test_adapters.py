@@ -231,6 +231,15 @@ def test_closing_the_generator_closes_the_providers_stream(spec, fake_provider):
     assert record.disconnected and record.tokens_sent < 200
 
 
+def test_sequential_replies_reuse_one_connection(spec, fake_provider):
+    # Against the real API each new connection is a TLS handshake before the first token.
+    adapter = make_adapter(spec, fake_provider)
+    for _ in range(5):
+        texts, _ = collect(adapter, ask(spec, "Hi."))
+        assert "".join(texts).startswith("Hello")
+    assert fake_provider.connections == 1
+
+
 JUNK_ENV = {
     "ANTHROPIC_API_KEY": "junk-anthropic-key", "ANTHROPIC_AUTH_TOKEN": "junk-token",
     "ANTHROPIC_BASE_URL": "http://127.0.0.1:9", "ANTHROPIC_CUSTOM_HEADERS": "X-Junk: anthropic",

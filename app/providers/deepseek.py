@@ -1,8 +1,10 @@
 """DeepSeek through the `openai` SDK pointed at DeepSeek's OpenAI-compatible endpoint."""
 from __future__ import annotations
 
+from itertools import islice
 from typing import Iterator
 
+import httpx2
 import openai
 
 from .base import (
@@ -10,6 +12,34 @@ from .base import (
 )
 
 LABEL = "DeepSeek"
+# What may follow [DONE]: the end of the chunked body, a read or two; more and the connection is dropped.
+TAIL_READS = 4
+
+
+class _DrainingDecoder:
+    """The SDK's SSE decoder, reading the body to its end after [DONE] so the connection can be reused."""
+
+    def __init__(self, decoder) -> None:
+        self._decoder = decoder
+
+    def iter_bytes(self, iterator: Iterator[bytes]):
+        """The decoder's events; the sync Stream closes the body right after [DONE], unread without this."""
+        for event in self._decoder.iter_bytes(iterator):
+            if event.data.startswith("[DONE]"):
+                try:
+                    for _ in islice(iterator, TAIL_READS):
+                        pass
+                except httpx2.HTTPError:
+                    pass  # the reply is complete; only the connection is lost
+            yield event
+
+
+class _PooledOpenAI(openai.OpenAI):
+    """The OpenAI client whose streams hand their connection back to the pool."""
+
+    def _make_sse_decoder(self):
+        # The SDK's hook for a client's own stream framing (Anthropic's Bedrock client uses it).
+        return _DrainingDecoder(super()._make_sse_decoder())
 
 
 class DeepSeekAdapter:
@@ -19,7 +49,7 @@ class DeepSeekAdapter:
         if not settings.api_key:
             raise SPEC.missing_key_error()
         self.settings = settings
-        self._client = openai.OpenAI(
+        self._client = _PooledOpenAI(
             api_key=settings.api_key,
             base_url=settings.base_url,
             timeout=settings.timeout,

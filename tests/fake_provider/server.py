@@ -64,6 +64,7 @@ class FakeProvider:
         self._failures: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         self._connections: set[asyncio.Task] = set()
+        self._accepted = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
@@ -79,6 +80,11 @@ class FakeProvider:
         with self._lock:
             return list(self._records)
 
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted since the last reset."""
+        return self._accepted
+
     def last(self, provider: str | None = None) -> RecordedRequest:
         """The latest request, optionally for one provider; LookupError if there is none."""
         for record in reversed(self.requests):
@@ -87,10 +93,11 @@ class FakeProvider:
         raise LookupError(f"the fake provider has recorded no request{f' for {provider}' if provider else ''}")
 
     def reset(self) -> None:
-        """Forget recorded requests and failure counts, and restore the default reply settings."""
+        """Forget recorded requests, failure counts and accepted connections; restore the default reply settings."""
         with self._lock:
             self._records.clear()
             self._failures.clear()
+            self._accepted = 0
         self.first_token_delay, self.tokens, self.token_delay = self._defaults
 
     def start(self) -> FakeProvider:
@@ -150,6 +157,8 @@ class FakeProvider:
         """Serve one keep-alive connection, request after request."""
         task = asyncio.current_task()
         self._connections.add(task)
+        with self._lock:
+            self._accepted += 1
         try:
             while await self._exchange(reader, writer):
                 pass
