@@ -49,11 +49,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.jinja_env.filters["markdown"] = render_markdown
 
     from . import cli, errors
-    from .services import chat
+    from .services import catalog, chat
 
     errors.init_app(app)
     cli.init_app(app)
     chat.init_app(app)
+    catalog.init_app(app)
     return app
 
 

@@ -78,6 +78,8 @@ def load() -> dict:
         "MAX_REPLIES_IN_FLIGHT": _int("MAX_REPLIES_IN_FLIGHT", 500),
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(),
         "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "MODEL_CATALOG_TTL_SECONDS": _float("MODEL_CATALOG_TTL_SECONDS", 3600.0),
+        "MODEL_LIST_WAIT_SECONDS": _float("MODEL_LIST_WAIT_SECONDS", 2.0),
         "CONTEXT_BUDGET_TOKENS": _int("CONTEXT_BUDGET_TOKENS", 100_000),
         "SSE_HEARTBEAT_SECONDS": _float("SSE_HEARTBEAT_SECONDS", 15.0),
         "REPLY_STALE_SECONDS": _float("REPLY_STALE_SECONDS", 60.0),

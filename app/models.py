@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, TypeDecorator, false, text
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, TypeDecorator, false, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -126,6 +126,10 @@ class Thread(db.Model):
     title: Mapped[str] = mapped_column(String(200), default="New thread")
     # NULL in rows from before the column existed; read it through `provider`.
     model_provider: Mapped[str | None] = mapped_column(String(20), default=DEFAULT_PROVIDER)
+    # NULL: the provider's default model at the time of each reply.
+    model: Mapped[str | None] = mapped_column(String(100))
+    # Think before answering, where the model can; off asks the provider not to (or hides the thoughts).
+    thinking: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -184,6 +188,10 @@ class Message(ReplyState, db.Model):
     model: Mapped[str | None] = mapped_column(String(100))
     input_tokens: Mapped[int | None]
     output_tokens: Mapped[int | None]
+    # What the model thought before answering (never sent back as history), its tokens and duration.
+    thinking: Mapped[str | None] = mapped_column(Text)
+    reasoning_tokens: Mapped[int | None]
+    thinking_ms: Mapped[int | None]
     stop_reason: Mapped[str | None] = mapped_column(String(40))
     error: Mapped[str | None] = mapped_column(Text)
     attempt: Mapped[int] = mapped_column(default=0, server_default="0")

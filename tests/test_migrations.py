@@ -114,3 +114,51 @@ def test_the_provider_column_is_nullable_varchar_20(migration_app):
         column = {c["name"]: c for c in inspect(db.engine).get_columns("threads")}["model_provider"]
         assert column["nullable"] is True
         assert getattr(column["type"], "length", None) == 20
+
+
+THIRD = "0003_reply_state"
+
+
+def _seed_at_third_revision() -> None:
+    now = datetime(2026, 11, 30, 8, 0, 0, tzinfo=timezone.utc)
+    _seed_at_first_revision()
+    db.session.execute(text("UPDATE threads SET model_provider = 'google' WHERE id = 2"))
+    db.session.execute(text(
+        "INSERT INTO messages (id, thread_id, role, content, created_at, status, provider, model, input_tokens, "
+        "output_tokens, attempt) VALUES (2, 1, 'assistant', 'hello back', :now, 'complete', 'anthropic', "
+        "'claude-old', 3, 2, 1)"), {"now": now})
+    db.session.commit()
+
+
+def test_model_and_thinking_columns_are_added_to_existing_rows(migration_app):
+    with migration_app.app_context():
+        upgrade(revision=THIRD)
+        _seed_at_third_revision()
+        upgrade()
+        threads = db.session.execute(text("SELECT id, model_provider, model, thinking FROM threads ORDER BY id")).all()
+        assert [(t.id, t.model_provider, t.model, bool(t.thinking)) for t in threads] == [
+            (1, None, None, True), (2, "google", None, True)]
+        messages = db.session.execute(text(
+            "SELECT id, content, model, output_tokens, thinking, reasoning_tokens, thinking_ms FROM messages "
+            "ORDER BY id")).all()
+        assert [tuple(m) for m in messages] == [
+            (1, "hi", None, None, None, None, None), (2, "hello back", "claude-old", 2, None, None, None)]
+
+
+def test_downgrade_from_models_and_thinking_keeps_every_row(migration_app):
+    with migration_app.app_context():
+        upgrade(revision=THIRD)
+        _seed_at_third_revision()
+        upgrade()
+        db.session.execute(text("UPDATE threads SET model = 'gemini-flash-latest', thinking = :off WHERE id = 2"),
+                           {"off": False})
+        db.session.execute(text("UPDATE messages SET thinking = 'hmm', reasoning_tokens = 4 WHERE id = 2"))
+        db.session.commit()
+        downgrade(revision=THIRD)
+        assert "model" not in {c["name"] for c in inspect(db.engine).get_columns("threads")}
+        assert "thinking" not in {c["name"] for c in inspect(db.engine).get_columns("messages")}
+        assert db.session.execute(text("SELECT content FROM messages ORDER BY id")).scalars().all() == [
+            "hi", "hello back"]
+        db.session.rollback()  # end the read transaction, or PostgreSQL's ALTER waits for it
+        upgrade()
+        assert db.session.execute(text("SELECT count(*) FROM threads WHERE model IS NULL")).scalar() == 2

@@ -23,11 +23,27 @@ class ReplyRequest:
     system: str | None
     model: str
     max_output_tokens: int
+    thinking: bool = True  # think before answering where the model can; False asks it not to
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model a provider lists as able to chat."""
+
+    id: str
+    label: str
 
 
 @dataclass(frozen=True)
 class TextDelta:
     """A piece of reply text, in arrival order."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ThinkingDelta:
+    """A piece of the model's thoughts, streamed before (or between) the answer's text."""
 
     text: str
 
@@ -40,9 +56,10 @@ class StreamEnd:
     output_tokens: int | None
     stop_reason: str | None
     model: str | None = None
+    reasoning_tokens: int | None = None  # thought tokens, where the provider counts them apart
 
 
-Event = TextDelta | StreamEnd
+Event = TextDelta | ThinkingDelta | StreamEnd
 
 
 @dataclass(frozen=True)
@@ -55,18 +72,24 @@ class ProviderSettings:
     max_retries: int
 
 
+# Why a provider refused, where the app acts on it: a bad key, or a model it does not offer (any more).
+KEY_REJECTED, MODEL_MISSING = "key_rejected", "model_missing"
+
+
 class ProviderError(Exception):
     """A provider failure with a message a user can act on.
 
     `status` is the HTTP status the API answers with (502 by default, 504 for a
-    timeout, 503 when the provider is not configured).
+    timeout, 503 when the provider is not configured); `reason` is KEY_REJECTED,
+    MODEL_MISSING or None.
     """
 
-    def __init__(self, message: str, *, status: int = 502, retryable: bool = False):
+    def __init__(self, message: str, *, status: int = 502, retryable: bool = False, reason: str | None = None):
         super().__init__(message)
         self.message = message
         self.status = status
         self.retryable = retryable
+        self.reason = reason
 
 
 def status_message(label: str, status: int | None, *, key_rejected: bool = False) -> str:
@@ -98,7 +121,8 @@ def status_error(
     if midway:
         message += " The reply stopped midway."
     retryable = status is None or status in (408, 409, 429) or status >= 500
-    return ProviderError(message, status=504 if status in (408, 504) else 502, retryable=retryable)
+    reason = KEY_REJECTED if key_rejected or status in (401, 403) else None
+    return ProviderError(message, status=504 if status in (408, 504) else 502, retryable=retryable, reason=reason)
 
 
 def transport_error(
@@ -125,6 +149,10 @@ class Adapter(Protocol):
         Raises ProviderError for every provider failure. Closing the generator
         closes the provider's stream, so the provider stops generating.
         """
+        ...
+
+    def list_models(self) -> list[ModelInfo]:
+        """The models this provider offers for chat now, every page read; raises ProviderError."""
         ...
 
 
