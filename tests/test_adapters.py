@@ -40,9 +40,21 @@ def model_for(spec) -> str:
     return f"{spec.name}-contract-model"
 
 
+MADE = []
+
+
+@pytest.fixture(autouse=True)
+def close_made_adapters():
+    """Close the adapters a test made: collected later, their pooled sockets warn in another test."""
+    yield
+    while MADE:
+        MADE.pop()._client.close()
+
+
 def make_adapter(spec, fake, *, timeout=5.0, max_retries=0, base_url=None, api_key=KEY):
     """A fresh adapter for the provider, pointed at the fake."""
-    return spec.adapter_class(ProviderSettings(api_key, base_url or fake.base_url, timeout, max_retries))
+    MADE.append(spec.adapter_class(ProviderSettings(api_key, base_url or fake.base_url, timeout, max_retries)))
+    return MADE[-1]
 
 
 def ask(spec, text, *, history=HISTORY, system=SYSTEM, max_output_tokens=256) -> ReplyRequest:
