@@ -7,7 +7,8 @@ import anthropic
 import httpx2
 
 from .base import (
-    Event, ProviderSettings, ProviderSpec, StreamEnd, ReplyRequest, TextDelta, status_error, transport_error,
+    Event, ProviderSettings, ProviderSpec, StreamEnd, ReplyRequest, TextDelta, ThinkingDelta, status_error,
+    transport_error,
 )
 
 LABEL = "Anthropic Claude"
@@ -38,7 +39,7 @@ class AnthropicAdapter:
 
     def stream(self, request: ReplyRequest) -> Iterator[Event]:
         """Yield the reply's text deltas, then one StreamEnd; see Adapter.stream."""
-        input_tokens = output_tokens = stop_reason = None
+        input_tokens = output_tokens = stop_reason = reasoning_tokens = None
         model = request.model
         try:
             # The `with` closes the HTTP response when the caller closes this generator (Stop).
@@ -47,17 +48,23 @@ class AnthropicAdapter:
                 max_tokens=request.max_output_tokens,
                 system=request.system or anthropic.omit,
                 messages=[{"role": turn.role, "content": turn.text} for turn in request.turns],
+                thinking=thinking_config(request),
                 stream=True,
             ) as events:
                 for event in events:
                     if event.type == "content_block_delta":
                         if event.delta.type == "text_delta" and event.delta.text:
                             yield TextDelta(event.delta.text)
+                        elif event.delta.type == "thinking_delta" and event.delta.thinking:
+                            yield ThinkingDelta(event.delta.thinking)
+                        # signature_delta (and redacted_thinking blocks) matter only with tools: dropped
                     elif event.type == "message_start":
                         input_tokens, model = event.message.usage.input_tokens, event.message.model
                     elif event.type == "message_delta":
                         stop_reason, output_tokens = event.delta.stop_reason, event.usage.output_tokens
                         input_tokens = event.usage.input_tokens or input_tokens
+                        details = event.usage.output_tokens_details
+                        reasoning_tokens = details.thinking_tokens if details else reasoning_tokens
         except anthropic.APIStatusError as exc:
             midway = exc.status_code == 200
             status = ERROR_TYPE_STATUS.get(exc.type or "") if midway else exc.status_code
@@ -69,7 +76,20 @@ class AnthropicAdapter:
             raise transport_error(LABEL, self.settings, exc, midway=True) from exc
         except anthropic.AnthropicError as exc:
             raise status_error(LABEL, None) from exc
-        yield StreamEnd(input_tokens, output_tokens, stop_reason, model)
+        yield StreamEnd(input_tokens, output_tokens, stop_reason, model, reasoning_tokens)
+
+
+def thinking_config(request: ReplyRequest):
+    """The `thinking` parameter: adaptive with summarized thoughts, or off where the model allows it.
+
+    Budgeted thinking (`enabled`) is refused by current models, and some (Fable 5) refuse `disabled`:
+    that is only sent when the catalogue says the model accepts it; otherwise the parameter is left
+    out, and the model's default (5.x: thoughts omitted) keeps them hidden. Thinking tokens count
+    toward max_tokens either way.
+    """
+    if request.thinking:
+        return {"type": "adaptive", "display": "summarized"}
+    return {"type": "disabled"} if request.thinking_optional else anthropic.omit
 
 
 SPEC = ProviderSpec(

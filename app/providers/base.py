@@ -24,6 +24,9 @@ class ReplyRequest:
     model: str
     max_output_tokens: int
     thinking: bool = True  # think before answering where the model can; False asks it not to
+    # Whether the model accepts being asked not to think (the catalogue knows); None: not known, so a
+    # thread with thinking off only hides the thoughts, never sends a parameter the API may refuse.
+    thinking_optional: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ class Adapter(Protocol):
     def __init__(self, settings: ProviderSettings) -> None: ...
 
     def stream(self, request: ReplyRequest) -> Iterator[Event]:
-        """Yield TextDelta events as they arrive, then one StreamEnd.
+        """Yield TextDelta (and ThinkingDelta) events as they arrive, then one StreamEnd.
 
         Raises ProviderError for every provider failure. Closing the generator
         closes the provider's stream, so the provider stops generating.

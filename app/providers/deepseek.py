@@ -8,7 +8,8 @@ import httpx2
 import openai
 
 from .base import (
-    Event, ProviderSettings, ProviderSpec, StreamEnd, ReplyRequest, TextDelta, status_error, transport_error,
+    Event, ProviderSettings, ProviderSpec, StreamEnd, ReplyRequest, TextDelta, ThinkingDelta, status_error,
+    transport_error,
 )
 
 LABEL = "DeepSeek"
@@ -75,6 +76,8 @@ class DeepSeekAdapter:
                 max_tokens=request.max_output_tokens,
                 stream=True,
                 stream_options={"include_usage": True},
+                # DeepSeek's own switch (V4 thinks by default); models that never think ignore it.
+                extra_body={"thinking": {"type": "enabled" if request.thinking else "disabled"}},
             ) as chunks:
                 opened = True
                 for chunk in chunks:
@@ -82,6 +85,11 @@ class DeepSeekAdapter:
                     for choice in chunk.choices[:1]:
                         if choice.delta.content:
                             yield TextDelta(choice.delta.content)
+                        else:
+                            # An undeclared field: the SDK keeps it as an extra attribute.
+                            thought = getattr(choice.delta, "reasoning_content", None)
+                            if thought:
+                                yield ThinkingDelta(thought)
                         stop_reason = choice.finish_reason or stop_reason
         except openai.APIStatusError as exc:
             raise status_error(LABEL, exc.status_code) from exc
@@ -94,9 +102,16 @@ class DeepSeekAdapter:
         yield StreamEnd(
             input_tokens=usage.prompt_tokens if usage else None,
             output_tokens=usage.completion_tokens if usage else None,
+            reasoning_tokens=_reasoning_tokens(usage),
             stop_reason=stop_reason,
             model=model,
         )
+
+
+def _reasoning_tokens(usage) -> int | None:
+    """The reply's thought tokens, which completion_tokens includes."""
+    details = usage.completion_tokens_details if usage else None
+    return details.reasoning_tokens if details else None
 
 
 SPEC = ProviderSpec(

@@ -9,7 +9,8 @@ from google.genai import errors, types
 from google.genai.client import DebugConfig
 
 from .base import (
-    Event, ProviderSettings, ProviderSpec, StreamEnd, ReplyRequest, TextDelta, status_error, transport_error,
+    Event, ProviderSettings, ProviderSpec, StreamEnd, ReplyRequest, TextDelta, ThinkingDelta, status_error,
+    transport_error,
 )
 
 LABEL = "Google Gemini"
@@ -50,6 +51,7 @@ class GoogleAdapter:
             system_instruction=request.system or None,
             max_output_tokens=request.max_output_tokens,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+            thinking_config=thinking_config(request),
         )
         contents = [
             {"role": "model" if turn.role == "assistant" else "user", "parts": [{"text": turn.text}]}
@@ -60,8 +62,7 @@ class GoogleAdapter:
         last = None
         try:
             for last in chunks:
-                for text in _texts(last):
-                    yield TextDelta(text)
+                yield from _parts(last)
         except errors.APIError as exc:
             # Gemini answers a wrong key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID.
             key_rejected = "API_KEY_INVALID" in str(exc.details)
@@ -74,12 +75,23 @@ class GoogleAdapter:
         yield _reply_end(last, request.model)
 
 
-def _texts(chunk: types.GenerateContentResponse) -> Iterator[str]:
-    """The visible text parts of a chunk's first candidate (thoughts left out)."""
+def thinking_config(request: ReplyRequest) -> types.ThinkingConfig | None:
+    """Thought summaries when thinking is on; off, a zero budget only where the model accepts one.
+
+    Gemini 3 models always think and may refuse a zero budget, so without the catalogue's word
+    the config is left out: thoughts are then not sent (only billed).
+    """
+    if request.thinking:
+        return types.ThinkingConfig(include_thoughts=True)
+    return types.ThinkingConfig(thinking_budget=0) if request.thinking_optional else None
+
+
+def _parts(chunk: types.GenerateContentResponse) -> Iterator[Event]:
+    """The text and thought parts of a chunk's first candidate, as deltas."""
     content = chunk.candidates[0].content if chunk.candidates else None
     for part in (content.parts if content else None) or ():
-        if part.text and not part.thought:
-            yield part.text
+        if part.text:
+            yield ThinkingDelta(part.text) if part.thought else TextDelta(part.text)
 
 
 def _reply_end(last: types.GenerateContentResponse | None, model: str) -> StreamEnd:
@@ -89,6 +101,7 @@ def _reply_end(last: types.GenerateContentResponse | None, model: str) -> Stream
     return StreamEnd(
         input_tokens=usage.prompt_token_count if usage else None,
         output_tokens=usage.candidates_token_count if usage else None,
+        reasoning_tokens=usage.thoughts_token_count if usage else None,
         stop_reason=str(getattr(reason, "value", reason)).lower() if reason else None,
         model=(last.model_version if last else None) or model,
     )

@@ -6,6 +6,15 @@ import re
 from tests.fake_provider.wire import MESSAGES, Reply, Wire, content_text, sse
 
 
+# Claude 4.7+ and 5.x think adaptively only: a budget (`enabled`) is a 400; 5.x think by default.
+ADAPTIVE_ONLY = re.compile(r"claude-[a-z]+-(?:5|4-7|4-8)\b")
+THINKS_BY_DEFAULT = re.compile(r"claude-[a-z]+-5\b")
+ALWAYS_THINKS = re.compile(r"claude-fable-5\b")  # refuses `disabled`
+THINKING_TYPES = ("adaptive", "enabled", "disabled", "between_tools")
+MIN_BUDGET = 1024
+SIGNATURE = "EqQBCkYIBxgCKkBmYWtlLXNpZ25hdHVyZQ=="
+
+
 class AnthropicWire(Wire):
     """The Anthropic Messages API."""
 
@@ -35,6 +44,45 @@ class AnthropicWire(Wire):
         kind = self.error_types.get(status, "api_error" if status >= 500 else "invalid_request_error")
         return status, {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_fake"}
 
+    def thinking_param(self, body: dict):
+        return body.get("thinking")
+
+    def thinking_error(self, body: dict, model: str) -> str | None:
+        thinking = body.get("thinking")
+        if thinking is None:
+            return None
+        kind = thinking.get("type") if isinstance(thinking, dict) else None
+        if kind not in THINKING_TYPES:
+            return f"thinking.type: Input should be one of {', '.join(THINKING_TYPES)}"
+        if thinking.get("display") not in (None, "summarized", "omitted"):
+            return "thinking.display: Input should be 'summarized' or 'omitted'"
+        if kind == "enabled":
+            if ADAPTIVE_ONLY.match(model):
+                return (f'"thinking.type.enabled" is not supported for this model ({model}). '
+                        'Use "thinking.type.adaptive" and "output_config.effort" instead.')
+            budget = thinking.get("budget_tokens")
+            if not isinstance(budget, int) or budget < MIN_BUDGET:
+                return f"thinking.enabled.budget_tokens: Input should be greater than or equal to {MIN_BUDGET}"
+            if budget >= (body.get("max_tokens") or 0):
+                return "`max_tokens` must be greater than `thinking.budget_tokens`."
+        if kind == "disabled" and ALWAYS_THINKS.match(model):
+            return f'"thinking.type.disabled" is not supported for this model ({model}).'
+        return None
+
+    def thinks(self, body: dict, model: str) -> bool:
+        thinking = body.get("thinking")
+        if thinking is None:
+            return bool(THINKS_BY_DEFAULT.match(model))
+        return thinking["type"] in ("adaptive", "enabled")
+
+    def shows_thoughts(self, body: dict) -> bool:
+        # 5.x omit the thinking text unless asked; only "summarized" sends it.
+        return (body.get("thinking") or {}).get("display") == "summarized"
+
+    def _text_index(self, reply: Reply) -> int:
+        """The text block's index: 1 behind a thinking block."""
+        return 1 if reply.thought_tokens else 0
+
     def _stop_reason(self, reply: Reply) -> str:
         """end_turn, or max_tokens when the request's limit cut the reply."""
         return "max_tokens" if reply.truncated else "end_turn"
@@ -47,27 +95,57 @@ class AnthropicWire(Wire):
             "usage": {"input_tokens": reply.input_tokens, "output_tokens": output},
         }
 
+    def _output_usage(self, reply: Reply) -> dict:
+        """Output tokens, thoughts included, and how many were thoughts where it thought."""
+        usage: dict = {"output_tokens": reply.thought_tokens + len(reply.tokens)}
+        if reply.thought_tokens:
+            usage["output_tokens_details"] = {"thinking_tokens": reply.thought_tokens}
+        return usage
+
     def json_reply(self, reply: Reply) -> dict:
         content = [{"type": "text", "text": reply.text}]
-        return self._message(reply, content, self._stop_reason(reply), len(reply.tokens))
+        if reply.thought_tokens:
+            content.insert(0, {"type": "thinking", "thinking": "".join(reply.thoughts), "signature": SIGNATURE})
+        message = self._message(reply, content, self._stop_reason(reply), 0)
+        message["usage"].update(self._output_usage(reply))
+        return message
 
     def stream_open(self, reply: Reply) -> bytes:
-        block = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+        first = {"type": "thinking", "thinking": "", "signature": ""} if reply.thought_tokens else \
+            {"type": "text", "text": ""}
+        block = {"type": "content_block_start", "index": 0, "content_block": first}
         return b"".join([
             sse({"type": "message_start", "message": self._message(reply, [], None, 1)}, "message_start"),
             sse(block, "content_block_start"),
             sse({"type": "ping"}, "ping"),
         ])
 
+    def stream_thought(self, reply: Reply, text: str) -> bytes:
+        delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": text}}
+        return sse(delta, "content_block_delta")
+
+    def stream_answer_start(self, reply: Reply) -> bytes:
+        if not reply.thought_tokens:
+            return b""
+        signature = {"type": "content_block_delta", "index": 0,
+                     "delta": {"type": "signature_delta", "signature": SIGNATURE}}
+        block = {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": ""}}
+        return b"".join([
+            sse(signature, "content_block_delta"),
+            sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+            sse(block, "content_block_start"),
+        ])
+
     def stream_token(self, reply: Reply, text: str) -> bytes:
-        delta = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}
+        delta = {"type": "content_block_delta", "index": self._text_index(reply),
+                 "delta": {"type": "text_delta", "text": text}}
         return sse(delta, "content_block_delta")
 
     def stream_close(self, reply: Reply) -> bytes:
         delta = {"type": "message_delta", "delta": {"stop_reason": self._stop_reason(reply), "stop_sequence": None},
-                 "usage": {"output_tokens": len(reply.tokens)}}
+                 "usage": self._output_usage(reply)}
         return b"".join([
-            sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+            sse({"type": "content_block_stop", "index": self._text_index(reply)}, "content_block_stop"),
             sse(delta, "message_delta"),
             sse({"type": "message_stop"}, "message_stop"),
         ])

@@ -6,6 +6,10 @@ import re
 from tests.fake_provider.wire import MESSAGES, Reply, Wire, content_text, sse
 
 
+# V4 models think by default (thinking.type defaults to "enabled"); deepseek-reasoner always did.
+THINKS_BY_DEFAULT = re.compile(r"deepseek-(?:flash|v4|reasoner)")
+
+
 class DeepSeekWire(Wire):
     """DeepSeek's OpenAI-compatible Chat Completions API."""
 
@@ -27,6 +31,19 @@ class DeepSeekWire(Wire):
         kind = self.error_types.get(status, "server_error" if status >= 500 else "invalid_request_error")
         return status, {"error": {"message": message, "type": kind, "param": None, "code": kind}}
 
+    def thinking_param(self, body: dict):
+        return body.get("thinking")
+
+    def thinking_error(self, body: dict, model: str) -> str | None:
+        thinking = body.get("thinking")
+        if thinking is not None and (not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled")):
+            return "thinking.type must be one of enabled, disabled"
+        return None
+
+    def thinks(self, body: dict, model: str) -> bool:
+        kind = (body.get("thinking") or {}).get("type")
+        return kind == "enabled" or (kind is None and bool(THINKS_BY_DEFAULT.match(model)))
+
     def _envelope(self, reply: Reply, kind: str, choices: list, usage: dict | None) -> dict:
         """A chat.completion or chat.completion.chunk object."""
         body = {"id": f"chatcmpl-{reply.id}", "object": kind, "created": reply.created, "model": reply.model,
@@ -42,16 +59,23 @@ class DeepSeekWire(Wire):
 
     def _usage(self, reply: Reply) -> dict:
         """The usage object, with DeepSeek's cache fields."""
-        return {"prompt_tokens": reply.input_tokens, "completion_tokens": len(reply.tokens),
-                "total_tokens": reply.input_tokens + len(reply.tokens),
-                "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": reply.input_tokens}
+        output = len(reply.tokens) + reply.thought_tokens  # completion_tokens include the reasoning
+        usage = {"prompt_tokens": reply.input_tokens, "completion_tokens": output,
+                 "total_tokens": reply.input_tokens + output,
+                 "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": reply.input_tokens}
+        if reply.thought_tokens:
+            usage["completion_tokens_details"] = {"reasoning_tokens": reply.thought_tokens}
+        return usage
 
     def _finish_reason(self, reply: Reply) -> str:
         """stop, or length when the request's limit cut the reply."""
         return "length" if reply.truncated else "stop"
 
     def json_reply(self, reply: Reply) -> dict:
-        choice = {"index": 0, "message": {"role": "assistant", "content": reply.text},
+        message = {"role": "assistant", "content": reply.text}
+        if reply.thoughts:
+            message["reasoning_content"] = "".join(reply.thoughts)
+        choice = {"index": 0, "message": message,
                   "finish_reason": self._finish_reason(reply), "logprobs": None}
         return self._envelope(reply, "chat.completion", [choice], self._usage(reply))
 
@@ -60,6 +84,9 @@ class DeepSeekWire(Wire):
 
     def stream_token(self, reply: Reply, text: str) -> bytes:
         return sse(self._chunk(reply, {"content": text}))
+
+    def stream_thought(self, reply: Reply, text: str) -> bytes:
+        return sse(self._chunk(reply, {"content": None, "reasoning_content": text}))
 
     def stream_close(self, reply: Reply) -> bytes:
         events = [sse(self._chunk(reply, {"content": ""}, self._finish_reason(reply)))]

@@ -10,6 +10,15 @@ PATH = re.compile(r"(?:/.*)?/v[^/]*/(?:models|tunedModels)/(?P<model>[^/:]+)"
                   r":(?P<call>generateContent|streamGenerateContent)")
 
 
+THINKS = re.compile(r"gemini-(?:2\.5|3)")  # thinking models: they think unless given a zero budget
+NO_ZERO_BUDGET = re.compile(r"gemini-3")  # Gemini 3 cannot be turned off (unconfirmed for 3.7/3.8 Flash)
+
+
+def _get(mapping: dict, camel: str, snake: str):
+    """A field the SDK may send in either case."""
+    return mapping.get(camel, mapping.get(snake))
+
+
 class GoogleWire(Wire):
     """The Gemini API: generateContent and streamGenerateContent (SSE lines end in CRLF, as Google's do)."""
 
@@ -45,18 +54,49 @@ class GoogleWire(Wire):
             return 400, {"error": error}
         return status, {"error": {"code": status, "message": message, "status": self.statuses.get(status, "UNKNOWN")}}
 
-    def _chunk(self, reply: Reply, text: str, finish: bool = False) -> dict:
+    def thinking_param(self, body: dict):
+        return _get(body.get("generationConfig") or {}, "thinkingConfig", "thinking_config")
+
+    def thinking_error(self, body: dict, model: str) -> str | None:
+        config = self.thinking_param(body) or {}
+        budget = _get(config, "thinkingBudget", "thinking_budget")
+        if budget is not None and _get(config, "thinkingLevel", "thinking_level") is not None:
+            return "You can only set one of thinking budget and thinking level."
+        if budget == 0 and NO_ZERO_BUDGET.match(model):
+            return "Budget 0 is invalid. This model only works in thinking mode."
+        return None
+
+    def thinks(self, body: dict, model: str) -> bool:
+        config = self.thinking_param(body)
+        if _get(config or {}, "thinkingBudget", "thinking_budget") == 0:
+            return False
+        return config is not None or bool(THINKS.match(model))
+
+    def shows_thoughts(self, body: dict) -> bool:
+        return bool(_get(self.thinking_param(body) or {}, "includeThoughts", "include_thoughts"))
+
+    def _chunk(self, reply: Reply, text: str, finish: bool = False, thought: bool = False) -> dict:
         """A GenerateContentResponse carrying `text`; the finishing one adds finishReason and full usage."""
-        candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
-        usage = {"promptTokenCount": reply.input_tokens, "totalTokenCount": reply.input_tokens}
+        part: dict[str, Any] = {"text": text, "thought": True} if thought else {"text": text}
+        candidate: dict[str, Any] = {"content": {"parts": [part], "role": "model"}, "index": 0}
+        usage: dict[str, Any] = {"promptTokenCount": reply.input_tokens, "totalTokenCount": reply.input_tokens}
         if finish:
             candidate["finishReason"] = "MAX_TOKENS" if reply.truncated else "STOP"
+            output = len(reply.tokens) + reply.thought_tokens
             usage = {"promptTokenCount": reply.input_tokens, "candidatesTokenCount": len(reply.tokens),
-                     "totalTokenCount": reply.input_tokens + len(reply.tokens)}
+                     "totalTokenCount": reply.input_tokens + output}
+        if reply.thought_tokens:  # billed whether sent or not
+            usage["thoughtsTokenCount"] = reply.thought_tokens
         return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": reply.model, "responseId": reply.id}
 
     def json_reply(self, reply: Reply) -> dict:
-        return self._chunk(reply, reply.text, finish=True)
+        body = self._chunk(reply, reply.text, finish=True)
+        if reply.thoughts:
+            body["candidates"][0]["content"]["parts"].insert(0, {"text": "".join(reply.thoughts), "thought": True})
+        return body
+
+    def stream_thought(self, reply: Reply, text: str) -> bytes:
+        return sse(self._chunk(reply, text, thought=True), end="\r\n\r\n")
 
     def stream_token(self, reply: Reply, text: str) -> bytes:
         return sse(self._chunk(reply, text), end="\r\n\r\n")

@@ -84,7 +84,7 @@ async def send_reply(writer, wire: Wire, record: RecordedRequest, reply: Reply, 
         await forever()
     if plan.midstream_error is not None:
         return await send_error(writer, wire, record, wire.overloaded, MESSAGES[wire.overloaded])
-    await asyncio.sleep(plan.delay + plan.token_delay * max(len(reply.tokens) - 1, 0))
+    await asyncio.sleep(plan.delay + plan.token_delay * max(len(reply.thoughts) + len(reply.tokens) - 1, 0))
     record.status = 200
     await send_json(writer, 200, wire.json_reply(reply), wire.headers(reply))
     record.tokens_sent = len(reply.tokens)
@@ -100,7 +100,8 @@ async def send_stream(writer, wire: Wire, record: RecordedRequest, reply: Reply,
     await writer.drain()
     if plan.delay:
         await asyncio.sleep(plan.delay)
-    count = len(reply.tokens)
+    thoughts = len(reply.thoughts)
+    count = thoughts + len(reply.tokens)  # thoughts first, then the answer; markers count both
     for index in range(count + 1):
         if index == _at_most(plan.stall_after, count):
             await forever()
@@ -111,13 +112,19 @@ async def send_stream(writer, wire: Wire, record: RecordedRequest, reply: Reply,
             writer.write(_chunk(wire.stream_error(reply)) + END_OF_BODY)
             await writer.drain()
             return True
+        if index == thoughts:
+            writer.write(_chunk(wire.stream_answer_start(reply)))
         if index == count:
             break
         if index and plan.token_delay:
             await asyncio.sleep(plan.token_delay)
-        writer.write(_chunk(wire.stream_token(reply, reply.tokens[index])))
+        if index < thoughts:
+            writer.write(_chunk(wire.stream_thought(reply, reply.thoughts[index])))
+            record.thoughts_sent += 1
+        else:
+            writer.write(_chunk(wire.stream_token(reply, reply.tokens[index - thoughts])))
+            record.tokens_sent += 1
         await writer.drain()
-        record.tokens_sent += 1
     writer.write(_chunk(wire.stream_close(reply)) + END_OF_BODY)
     await writer.drain()
     return True

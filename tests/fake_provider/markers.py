@@ -21,6 +21,17 @@ same request behaves the same way. Several may be combined:
     [[token-delay:SECONDS]]  wait between tokens
     [[chunks:A|B|C]]         reply exactly "ABC", streamed as the pieces A, B and C
     [[canned:markdown]]      a reply with a heading, a fenced python block and a table
+    [[think:N]]              think N thought tokens ("Let", " me", " think", ".", " t4", …) before
+                             the answer, where the request lets the model think; [[think:0]] none.
+                             Without it a model thinks the server's default (0 unless set)
+
+Where a model thinks (each wire's `thinks`: asked to, or by default as Claude 5.x, Gemini 2.5/3
+and DeepSeek V4 do unless turned off), its thought tokens count toward the max-tokens limit and
+the usage, and are sent only where the request asks to see them (Anthropic `display:
+"summarized"`, Gemini `includeThoughts`, DeepSeek always); Anthropic sends an empty thinking block
+with a signature otherwise. Marker positions (stall-after, cut, midstream-error) count the thought
+tokens sent first, then the answer's: [[think:3]][[cut:2]] cuts the thoughts midway. A thinking
+parameter the real API refuses is refused with its 400 (see each wire's `thinking_error`).
 
 Inside a marker a backslash takes the next character literally: write `|` as `\\|`, `]` as
 `\\]` (so `]]` as `\\]\\]`) and a backslash as `\\\\`. Anything else, `<`, `>` and quotes
@@ -46,6 +57,12 @@ def default_tokens(provider: str, count: int) -> list[str]:
     """The default reply of `count` tokens, naming the provider."""
     opening = ["Hello", " from", " fake", f" {provider}", "."]
     return (opening + [f" w{i}" for i in range(len(opening), count)])[:count]
+
+
+def thought_tokens(count: int) -> list[str]:
+    """The default thoughts of `count` tokens."""
+    opening = ["Let", " me", " think", "."]
+    return (opening + [f" t{i}" for i in range(len(opening), count)])[:count]
 
 
 def words(text: str) -> int:
@@ -81,11 +98,12 @@ class Plan:
     cut: int | None = None
     midstream_error: int | None = None
     text_chunks: list[str] | None = None
+    think: int | None = None
 
     @classmethod
-    def parse(cls, text: str, *, delay: float, tokens: int, token_delay: float) -> Plan:
+    def parse(cls, text: str, *, delay: float, tokens: int, token_delay: float, think: int = 0) -> Plan:
         """The plan for a last user message; raises ValueError for a malformed marker."""
-        plan = cls(delay, tokens, token_delay)
+        plan = cls(delay, tokens, token_delay, think=think)
         for match in MARKER.finditer(text):
             name, arg = match.group(1), match.group(2) or ""
             try:
@@ -102,7 +120,7 @@ class Plan:
             self.fail_times = int(args[1]) if len(args) > 1 else None
         elif name == "stall":
             self.stall = True
-        elif name in ("stall-after", "cut", "midstream-error", "tokens"):
+        elif name in ("stall-after", "cut", "midstream-error", "tokens", "think"):
             setattr(self, name.replace("-", "_"), int(args[0]))
         elif name in ("delay", "token-delay"):
             setattr(self, name.replace("-", "_"), float(args[0]))

@@ -12,7 +12,7 @@ from tests.fake_provider import http1
 from tests.fake_provider.anthropic import AnthropicWire
 from tests.fake_provider.deepseek import DeepSeekWire
 from tests.fake_provider.google import GoogleWire
-from tests.fake_provider.markers import Plan
+from tests.fake_provider.markers import Plan, thought_tokens
 from tests.fake_provider.wire import MESSAGES, Reply, Route, Wire
 
 HOST = "127.0.0.1"
@@ -43,6 +43,8 @@ class RecordedRequest:
     last_user_text: str = ""
     status: int | None = None
     tokens_sent: int = 0
+    thoughts_sent: int = 0
+    thinking: Any = None  # the request's thinking parameter, as sent (see Wire.thinking_param)
     disconnected: bool = False
     cut: bool = False
     done: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
@@ -56,10 +58,10 @@ class FakeProvider:
     """The fake server: in a background thread (`start`/`stop`) or in asyncio (`serve`)."""
 
     def __init__(self, *, port: int = 0, first_token_delay: float = 0.0, tokens: int = 8,
-                 token_delay: float = 0.0, history: int = 10_000) -> None:
+                 token_delay: float = 0.0, thinking_tokens: int = 0, history: int = 10_000) -> None:
         self.port = port
-        self._defaults = (first_token_delay, tokens, token_delay)
-        self.first_token_delay, self.tokens, self.token_delay = self._defaults
+        self._defaults = (first_token_delay, tokens, token_delay, thinking_tokens)
+        self.first_token_delay, self.tokens, self.token_delay, self.thinking_tokens = self._defaults
         self._records: deque[RecordedRequest] = deque(maxlen=history)
         self._failures: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
@@ -98,7 +100,7 @@ class FakeProvider:
             self._records.clear()
             self._failures.clear()
             self._accepted = 0
-        self.first_token_delay, self.tokens, self.token_delay = self._defaults
+        self.first_token_delay, self.tokens, self.token_delay, self.thinking_tokens = self._defaults
 
     def start(self) -> FakeProvider:
         """Serve from a background thread with its own event loop; returns self once listening."""
@@ -231,23 +233,31 @@ class FakeProvider:
         record.model = path_route.model or body.get("model")
         record.stream = bool(body.get("stream")) if path_route.stream is None else path_route.stream
         record.last_user_text = wire.last_user_text(body)
+        record.thinking = wire.thinking_param(body)
         if not wire.has_key(record.headers, record.query):
             return await http1.send_error(writer, wire, record, wire.no_key_status, "No API key was sent.")
         try:
             plan = Plan.parse(record.last_user_text, delay=self.first_token_delay, tokens=self.tokens,
-                              token_delay=self.token_delay)
+                              token_delay=self.token_delay, think=self.thinking_tokens)
         except ValueError as exc:
             return await http1.send_error(writer, wire, record, 400, str(exc))
+        if (refused := wire.thinking_error(body, record.model or "")) is not None:
+            return await http1.send_error(writer, wire, record, 400, refused)
         if plan.fail is not None and self._should_fail(record, plan.fail_times):
             return await http1.send_error(writer, wire, record, plan.fail, MESSAGES.get(plan.fail, "Error."))
         if plan.stall:
             await http1.forever()
         tokens = plan.reply_tokens(wire.name)
-        limit = wire.max_tokens(body)
+        limit = wire.max_tokens(body) or None
+        thought = thought_tokens(plan.think) if wire.thinks(body, record.model or "") else []
+        if limit is not None:  # thoughts count toward the limit, as with the real APIs
+            thought = thought[:limit]
+            limit -= len(thought)
         reply = Reply(
-            model=record.model or "", tokens=tokens[:limit] if limit else tokens,
-            truncated=bool(limit) and len(tokens) > limit, input_tokens=wire.input_tokens(body),
+            model=record.model or "", tokens=tokens[:limit] if limit is not None else tokens,
+            truncated=limit is not None and len(tokens) > limit, input_tokens=wire.input_tokens(body),
             include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
+            thoughts=thought if wire.shows_thoughts(body) else [], thought_tokens=len(thought),
         )
         send = http1.send_stream if record.stream else http1.send_reply
         return await send(writer, wire, record, reply, plan)

@@ -35,6 +35,8 @@ class Reply:
     truncated: bool
     input_tokens: int
     include_usage: bool = True
+    thoughts: list[str] = field(default_factory=list)  # the thought tokens sent, before the answer
+    thought_tokens: int = 0  # how many it thought, sent or not (usage counts them)
     id: str = field(default_factory=lambda: f"fake{next(_ids):08d}")
     created: int = field(default_factory=lambda: int(time.time()))
 
@@ -105,6 +107,30 @@ class Wire:
     def stream_token(self, reply: Reply, text: str) -> bytes:
         """The event carrying one token of text."""
         raise NotImplementedError
+
+    def stream_thought(self, reply: Reply, text: str) -> bytes:
+        """The event carrying one thought token."""
+        raise NotImplementedError
+
+    def stream_answer_start(self, reply: Reply) -> bytes:
+        """The events between the thoughts and the answer's first token."""
+        return b""
+
+    def thinking_param(self, body: dict) -> Any:
+        """What the request asked of thinking, as it sent it (None: nothing)."""
+        return None
+
+    def thinking_error(self, body: dict, model: str) -> str | None:
+        """Why the real API would refuse this request's thinking parameter (a 400), or None."""
+        return None
+
+    def thinks(self, body: dict, model: str) -> bool:
+        """Whether the model thinks on this request: asked to, or by default."""
+        return False
+
+    def shows_thoughts(self, body: dict) -> bool:
+        """Whether the request asks to be sent the thoughts (not only billed for them)."""
+        return True
 
     def stream_close(self, reply: Reply) -> bytes:
         """The events that end a complete stream: stop reason and usage."""
