@@ -160,7 +160,7 @@ def test_watching_an_ended_reply_gives_snapshot_then_done(client, api, thread_id
     done = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"}, headers=api).json
     events = read_events(client.get(f"/api/messages/{done['assistant_message']['id']}/stream", headers=api))
     assert [e[0] for e in events] == ["snapshot", "done"]
-    assert json.loads(events[0][2]) == {"text": "Hello there.", "status": "complete"}
+    assert json.loads(events[0][2]) == {"text": "Hello there.", "thinking": None, "status": "complete"}
 
 
 def test_watcher_mid_reply_gets_text_so_far_then_the_rest(client, api, thread_id, scripted):

@@ -8,7 +8,7 @@ from flask import abort, current_app, g, request
 from ..models import ERROR
 from ..pagination import parse_limit
 from ..services import chat, workspace
-from ..services.live import Delta, Ended
+from ..services.live import Delta, Ended, Thinking
 from .. import rate_limits, sse
 from . import schemas
 from .routes import bp
@@ -69,15 +69,18 @@ def stop_message(message_id: int):
 
 @bp.get("/messages/<int:message_id>/stream")
 def watch_message(message_id: int):
-    """A reply as it streams: snapshot, then deltas, then done or error."""
+    """A reply as it streams: snapshot, then thoughts and deltas, then done or error."""
     chat.sweep_stale_replies()
     message = workspace.owned_message_or_404(g.user, message_id)
     after, snapshot = sse.last_event_id(request, fallback=-1), None
+    # Thoughts come before the text: a client that saw text (or the snapshot) has seen those so far.
+    thinking = chat.thinking_so_far(message)
     if after < 0:  # a first connection gets what has arrived so far
         text = chat.text_so_far(message)
-        snapshot = sse.event(_json({"text": text, "status": message.status}), "snapshot", len(text))
+        snapshot = sse.event(_json({"text": text, "thinking": thinking or None, "status": message.status}),
+                             "snapshot", len(text))
         after = len(text)
-    watched = chat.watch(message_id, after)
+    watched = chat.watch(message_id, after, thinking_after=len(thinking))
 
     def events():
         if snapshot is not None:
@@ -111,6 +114,8 @@ def _watch_events(watched):
     for item in watched:
         if isinstance(item, Delta):
             yield sse.event(_json({"text": item.text}), "delta", item.offset)
+        elif isinstance(item, Thinking):  # no id: ids count the answer's text, where a reconnect resumes
+            yield sse.event(_json({"text": item.text}), "thinking")
         elif isinstance(item, Ended):
             reply = item.view
             if reply.status == ERROR:

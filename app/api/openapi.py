@@ -81,6 +81,9 @@ def _schemas() -> dict:
             "input_tokens": _nullable(count), "output_tokens": _nullable(count),
             "stop_reason": _nullable({"type": "string"}), "error": _nullable({"type": "string"}),
             "attempt": count, "created_at": time,
+            # The model's thoughts (null: none shown, or the thread's thinking is off), apart from the answer.
+            "thinking": _nullable({"type": "string"}), "reasoning_tokens": _nullable(count),
+            "thinking_ms": _nullable(count),
         }),
         "ProviderList": _object({"providers": {"type": "array", "items": _ref("Provider")}}),
         "ProjectList": _object({"projects": {"type": "array", "items": _ref("Project")}, "next_cursor": cursor}),
@@ -187,7 +190,7 @@ def _event_stream(*names: str) -> dict:
     return {"text/event-stream": {"schema": event}}
 
 
-REPLY_ANSWER = {**_json("Exchange"), **_event_stream("start", "delta", "done", "error")}
+REPLY_ANSWER = {**_json("Exchange"), **_event_stream("start", "thinking", "delta", "done", "error")}
 PROJECT_LINKS = _links("project_id", "$response.body#/id", "getProject", "updateProject", "deleteProject",
                        "listThreads", "createThread")
 THREAD_LINKS = _links("thread_id", "$response.body#/id", "getThread", "updateThread", "deleteThread",
@@ -240,7 +243,7 @@ def _paths() -> dict:
                               _answer(200, "One page of messages.", "MessageList"), path_id="thread_id", paged=True),
             "post": _operation(
                 "postMessage", "Send a message; the thread's provider answers. With Accept: text/event-stream "
-                "the answer streams as events start, delta…, then done or error.",
+                "the answer streams as events start, thinking… (the model's thoughts, {text}), delta…, then done or error.",
                 (201, "The message and the finished reply.", REPLY_ANSWER),
                 path_id="thread_id", body="MessageCreate", reply=True, links=REPLY_LINKS),
         },
@@ -251,8 +254,9 @@ def _paths() -> dict:
             "stopMessage", "Stop a pending reply, keeping its partial text; answers once it has stopped.",
             _answer(200, "The reply as stored.", "Message"), path_id="message_id")},
         "/api/messages/{message_id}/stream": {"get": _operation(
-            "watchMessage", "A reply as server-sent events: snapshot, delta…, then done or error.",
-            (200, "The event stream.", _event_stream("snapshot", "delta", "done", "error")),
+            "watchMessage", "A reply as server-sent events: snapshot ({text, thinking, status}), thinking…, "
+            "delta…, then done or error.",
+            (200, "The event stream.", _event_stream("snapshot", "thinking", "delta", "done", "error")),
             path_id="message_id", extra=RESUME_PARAMETERS)},
     }
 

@@ -148,6 +148,9 @@ def message_json(message) -> dict:
         "error": message.error,
         "attempt": message.attempt,
         "created_at": _time(message.created_at),
+        "thinking": message.thinking,
+        "reasoning_tokens": message.reasoning_tokens,
+        "thinking_ms": message.thinking_ms,
     }
 
 

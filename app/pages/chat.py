@@ -10,7 +10,7 @@ from .. import rate_limits, sse
 from ..errors import BUSY_RETRY_AFTER_SECONDS
 from ..htmx import is_htmx, render_blocks
 from ..services import chat, workspace
-from ..services.live import Delta, Ended
+from ..services.live import Delta, Ended, Thinking
 from .forms import ChatForm
 from .routes import bp
 from .threads import thread_context
@@ -87,6 +87,8 @@ def _stream(message_id: int, after: int, first: str | None = None, started: chat
     generate_csrf()  # cached on g now, so rendering the final message never touches the session
     # The delta wrapper is rendered once; each delta is only escaped into it.
     prefix, suffix = render_template("pages/_delta.html", message_id=message_id, text=SENTINEL).split(SENTINEL)
+    thought_wrapper: list[str] = []  # the same for thoughts, rendered at the first one
+    # Thoughts are followed from the start: the first event holds all so far and replaces what the page shows.
     watched = chat.watch(message_id, after, started)
 
     def events():
@@ -95,6 +97,8 @@ def _stream(message_id: int, after: int, first: str | None = None, started: chat
         for item in watched:
             if isinstance(item, Delta):
                 yield sse.event(prefix + str(escape(item.text)) + suffix, id=item.offset)
+            elif isinstance(item, Thinking):  # no id: ids count the answer's text, where a reconnect resumes
+                yield sse.event(_thoughts_html(message_id, item, thought_wrapper))
             elif isinstance(item, Ended):
                 yield sse.event(render_template("pages/_final.html", message=item.view, watch=False,
                                                 latest_id=item.view.id))
@@ -103,3 +107,13 @@ def _stream(message_id: int, after: int, first: str | None = None, started: chat
                 yield sse.comment()
 
     return sse.response(events())
+
+
+def _thoughts_html(message_id: int, thoughts: Thinking, wrapper: list[str]) -> str:
+    """The partial for thoughts in a stream: the disclosure with all so far, or a piece appended to it."""
+    if thoughts.whole:
+        return render_template("pages/_thoughts.html", message_id=message_id, thoughts=thoughts.text, whole=True)
+    if not wrapper:
+        wrapper.extend(render_template("pages/_thoughts.html", message_id=message_id, thoughts=SENTINEL,
+                                       whole=False).split(SENTINEL))
+    return wrapper[0] + str(escape(thoughts.text)) + wrapper[1]

@@ -155,6 +155,11 @@ class Catalog:
             return configured
         return spec.default_model if spec.default_model in ids else ids[0]
 
+    def known_model(self, name: str, model: str) -> ModelInfo | None:
+        """What the last good list says of one model, without listing anything (None: not known)."""
+        listing = self._listings.get(providers.get(name).name)
+        return next((info for info in listing.models if info.id == model), None) if listing else None
+
     def check(self, name: str, model: str) -> str | None:
         """Why `model` can't be used with this provider, or None when it can."""
         spec = providers.get(name)

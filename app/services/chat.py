@@ -20,7 +20,7 @@ from .. import providers
 from ..extensions import db
 from ..models import COMPLETE, ERROR, PENDING, RETRYABLE, Message, Project, Thread, utcnow
 from ..providers.base import ReplyRequest
-from . import history, replies_store
+from . import catalog, history, replies_store
 from .live import REPLIES, Ended, LiveReply
 from .replies_store import MessageView
 from .runner import ReplyJob, Runner, own_engine
@@ -89,7 +89,8 @@ def retry_reply(message: Message, config: Mapping) -> Started:
             result = db.session.execute(
                 update(Message).where(Message.id == message.id, Message.status.in_(RETRYABLE)).values(
                     status=PENDING, attempt=Message.attempt + 1, content="", error=None, stop_reason=None,
-                    input_tokens=None, output_tokens=None, stop_requested=False, heartbeat_at=utcnow(),
+                    input_tokens=None, output_tokens=None, thinking=None, reasoning_tokens=None, thinking_ms=None,
+                    stop_requested=False, heartbeat_at=utcnow(),
                     provider=spec.name, model=spec.model(config))
             )
         if result.rowcount != 1:
@@ -139,8 +140,11 @@ def _launch(thread: Thread, reply: MessageView, user: MessageView | None, config
     system = thread.project.instructions or None
     budget = int(config["CONTEXT_BUDGET_TOKENS"]) - history.estimate_tokens(system or "")
     turns = history.conversation(db.session, thread.id, reply.id, budget)
-    job = ReplyJob(reply, providers.get(thread.model_provider).name, ReplyRequest(
-        turns=turns, system=system, model=reply.model, max_output_tokens=int(config["MAX_OUTPUT_TOKENS"])))
+    provider = providers.get(thread.model_provider).name
+    known = catalog.current().known_model(provider, reply.model)
+    job = ReplyJob(reply, provider, ReplyRequest(
+        turns=turns, system=system, model=reply.model, max_output_tokens=int(config["MAX_OUTPUT_TOKENS"]),
+        thinking=thread.thinking, thinking_optional=known.thinking_optional if known else None))
     db.session.commit()
     return Started(user, reply, _runner().start(job))
 
@@ -159,13 +163,14 @@ def stop_reply(message: Message) -> None:
 
 # --- watching ---------------------------------------------------------------
 
-def watch(message_id: int, after: int = 0, started: Started | None = None) -> Iterator[Event]:
-    """The reply's text after offset `after` as it comes (with a Heartbeat while silent), then Ended.
+def watch(message_id: int, after: int = 0, started: Started | None = None, thinking_after: int = 0) -> Iterator[Event]:
+    """The reply's thoughts after `thinking_after` and text after offset `after` as they come (with a
+    Heartbeat while silent), then Ended.
 
     Closes the request's session first, so no connection is held while the provider works.
     """
     heartbeat = float(current_app.config["SSE_HEARTBEAT_SECONDS"])
-    return _watch(message_id, after, started, heartbeat, poll_seconds=1.0)
+    return _watch(message_id, after, started, heartbeat, poll_seconds=1.0, thinking_after=thinking_after)
 
 
 def wait_until_stored(message_id: int, timeout: float | None = None, started: Started | None = None) -> Ended:
@@ -188,17 +193,23 @@ def text_so_far(message: Message | MessageView) -> str:
     return live.text() if live is not None else message.content
 
 
+def thinking_so_far(message: Message | MessageView) -> str:
+    """The thoughts a reply has so far: live in this process, else as stored."""
+    live = REPLIES.get(message.id)
+    return live.thinking() if live is not None else message.thinking or ""
+
+
 def sweep_stale_replies() -> None:
     """Mark replies whose runner died as interrupted, so they show with Retry (now and then, not each call)."""
     _runner().sweep()
 
 
 def _watch(message_id: int, after: int, started: Started | None, heartbeat_seconds: float,
-           poll_seconds: float) -> Iterator[Event]:
+           poll_seconds: float, thinking_after: int = 0) -> Iterator[Event]:
     engine, relay = db.engine, _runner().relay
     db.session.close()
     events = follow(engine, message_id, after, heartbeat_seconds, poll_seconds,
-                    live=started.live if started is not None else None, relay=relay)
+                    live=started.live if started is not None else None, relay=relay, thinking_after=thinking_after)
     return with_stored_view(engine, message_id, events)
 
 

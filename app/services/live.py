@@ -1,4 +1,4 @@
-"""Replies running in this process: their text so far, who watches them, and how to stop them.
+"""Replies running in this process: their text (and thoughts) so far, who watches them, and how to stop them.
 
 Each delta only appends to a list and wakes the watchers' queues: no database write,
 template render or log line per delta.
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,6 +33,19 @@ class Delta:
 
     text: str
     offset: int
+
+
+@dataclass(frozen=True)
+class Thinking:
+    """New thoughts; `offset` is the thoughts' length after them (one from offset 0 holds them all)."""
+
+    text: str
+    offset: int
+
+    @property
+    def whole(self) -> bool:
+        """Whether these are all the thoughts so far, to show in place of any shown before."""
+        return self.offset == len(self.text)
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,11 @@ class LiveReply:
         self.chunks: list[str] = []
         self.length = 0
         self.saved_length = 0
+        self.thoughts: list[str] = []
+        self.thinking_length = 0
+        self.saved_thinking_length = 0
+        self.thinking_ms: int | None = None
+        self._thinking_since: float | None = None
         self.ended: Ended | None = None
         self._streaming = False
         self.stop_requested = False
@@ -81,15 +100,35 @@ class LiveReply:
             for watcher in self._watchers:
                 watcher.put(event)
 
-    def watch(self) -> tuple[str, int, queue.SimpleQueue]:
-        """The text so far, its length, and a queue of what comes after it."""
+    def thinking(self) -> str:
+        """The thoughts so far."""
+        return "".join(self.thoughts)
+
+    def think(self, text: str) -> None:
+        """Append a piece of the thoughts and pass it to every watcher."""
+        with self._lock:
+            if self._thinking_since is None:
+                self._thinking_since = time.monotonic()
+            self.thoughts.append(text)
+            self.thinking_length += len(text)
+            event = Thinking(text, self.thinking_length)
+            for watcher in self._watchers:
+                watcher.put(event)
+
+    def done_thinking(self) -> None:
+        """Note how long it thought, from the first thought until now (the answer's start, or the end)."""
+        if self._thinking_since is not None and self.thinking_ms is None:
+            self.thinking_ms = round((time.monotonic() - self._thinking_since) * 1000)
+
+    def watch(self) -> tuple[str, int, str, queue.SimpleQueue]:
+        """The text so far, its length, the thoughts so far, and a queue of what comes after them."""
         watcher: queue.SimpleQueue = queue.SimpleQueue()
         with self._lock:
             if self.ended is not None:
                 watcher.put(self.ended)
             else:
                 self._watchers.append(watcher)
-            return self.text(), self.length, watcher
+            return self.text(), self.length, self.thinking(), watcher
 
     def unwatch(self, watcher: queue.SimpleQueue) -> None:
         """Forget a watcher that went away; the reply goes on."""

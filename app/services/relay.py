@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 
 import redis
 
-from .live import Delta, Ended, Heartbeat
+from .live import Delta, Ended, Heartbeat, Thinking
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,13 @@ class RedisRelay:
         base = f"chat:reply:{message_id}:{attempt}"
         return base + ":text", base + ":events"
 
+    @staticmethod
+    def _thinking_key(message_id: int, attempt: int) -> str:
+        return f"chat:reply:{message_id}:{attempt}:thinking"
+
     def begin(self, message_id: int, attempt: int) -> None:
-        """Start the reply's text afresh (ids can repeat after a database is reset)."""
-        self._send(self.redis.delete, self._keys(message_id, attempt)[0])
+        """Start the reply's text and thoughts afresh (ids can repeat after a database is reset)."""
+        self._send(self.redis.delete, self._keys(message_id, attempt)[0], self._thinking_key(message_id, attempt))
 
     def delta(self, message_id: int, attempt: int, text: str, offset: int) -> None:
         """Append a delta and tell the watchers; one round trip."""
@@ -40,6 +44,15 @@ class RedisRelay:
         pipe.append(text_key, text)
         pipe.expire(text_key, TEXT_TTL_SECONDS)
         pipe.publish(channel, json.dumps({"o": offset, "t": text}))
+        self._send(pipe.execute)
+
+    def thinking(self, message_id: int, attempt: int, text: str, offset: int) -> None:
+        """Append a piece of the thoughts and tell the watchers; one round trip."""
+        thinking_key, (_, channel) = self._thinking_key(message_id, attempt), self._keys(message_id, attempt)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.append(thinking_key, text)
+        pipe.expire(thinking_key, TEXT_TTL_SECONDS)
+        pipe.publish(channel, json.dumps({"o": offset, "t": text, "k": "thinking"}))
         self._send(pipe.execute)
 
     def announce(self, message_id: int, attempt: int, status: str) -> None:
@@ -56,14 +69,18 @@ class RedisRelay:
             log.warning("Could not publish to Redis: %s", exc)
 
     def follow(self, message_id: int, attempt: int, after: int, heartbeat_seconds: float,
-               still_pending: Callable[[], bool]) -> Iterator[Delta | Heartbeat | Ended]:
-        """Text after offset `after` as it arrives, then Ended; `still_pending` checks the database
-        while nothing arrives, so a runner that died is not waited on forever."""
+               still_pending: Callable[[], bool], thinking_after: int = 0) -> Iterator[Delta | Thinking | Heartbeat | Ended]:
+        """Thoughts after `thinking_after` and text after offset `after` as they arrive, then Ended;
+        `still_pending` checks the database while nothing arrives, so a runner that died is not waited on forever."""
         text_key, channel = self._keys(message_id, attempt)
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(channel)
         try:
-            # Subscribed first, so whatever is appended after this read also arrives as a message.
+            # Subscribed first, so whatever is appended after these reads also arrives as a message.
+            thoughts = (self.redis.get(self._thinking_key(message_id, attempt)) or b"").decode()
+            thinking_offset = max(thinking_after, len(thoughts))
+            if len(thoughts) > thinking_after:
+                yield Thinking(thoughts[thinking_after:], len(thoughts))
             known = (self.redis.get(text_key) or b"").decode()
             offset = after
             if len(known) > offset:
@@ -85,7 +102,11 @@ class RedisRelay:
                     yield Ended(event["end"])
                     return
                 end, text = event["o"], event["t"]
-                if end > offset:
+                if "k" in event:
+                    if end > thinking_offset:
+                        yield Thinking(text[len(text) - (end - thinking_offset):], end)
+                        thinking_offset = end
+                elif end > offset:
                     yield Delta(text[len(text) - (end - offset):], end)
                     offset = end
         finally:

@@ -33,6 +33,9 @@ class MessageView(ReplyState):
     error: str | None
     attempt: int
     created_at: datetime
+    thinking: str | None
+    reasoning_tokens: int | None
+    thinking_ms: int | None
 
 
 VIEW_COLUMNS = [messages.c[name] for name in MessageView.__dataclass_fields__]
@@ -58,13 +61,14 @@ def _own_attempt(message_id_param="m_id", attempt_param="m_attempt"):
 # Writes of several rows go in message id order: two transactions of one process (the ticker's and
 # the writer's) then lock shared rows in the same order and cannot deadlock on PostgreSQL.
 
-def save_partials(engine: Engine, partials: Iterable[tuple[int, int, str]]) -> None:
-    """Keep the text so far of several replies, and their heartbeat, in one transaction."""
-    rows = [{"m_id": i, "m_attempt": a, "text": t, "now": utcnow()} for i, a, t in sorted(partials)]
+def save_partials(engine: Engine, partials: Iterable[tuple[int, int, str, str | None]]) -> None:
+    """Keep the text and thoughts so far of several replies, and their heartbeat, in one transaction."""
+    rows = [{"m_id": i, "m_attempt": a, "text": t, "thoughts": th, "now": utcnow()}
+            for i, a, t, th in sorted(partials, key=lambda partial: partial[0])]
     if rows:
         with engine.begin() as conn:
-            conn.execute(update(messages).where(_own_attempt())
-                         .values(content=bindparam("text"), heartbeat_at=bindparam("now")), rows)
+            conn.execute(update(messages).where(_own_attempt()).values(
+                content=bindparam("text"), thinking=bindparam("thoughts"), heartbeat_at=bindparam("now")), rows)
 
 
 def beat(engine: Engine, replies: Iterable[tuple[int, int]]) -> None:
@@ -98,6 +102,9 @@ class Ending:
     error: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    thinking: str | None = None
+    reasoning_tokens: int | None = None
+    thinking_ms: int | None = None
 
 
 ENDING_VALUES = [f.name for f in fields(Ending) if f.name not in ("message_id", "attempt")]

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine
 
 from .. import db_pool, providers
 from ..models import COMPLETE, ERROR, INTERRUPTED, STOPPED
-from ..providers.base import ProviderError, ReplyRequest, StreamEnd, TextDelta
+from ..providers.base import ProviderError, ReplyRequest, StreamEnd, TextDelta, ThinkingDelta
 from . import replies_store
 from .live import REPLIES, Ended, LiveReply, ReplyStopped
 from .relay import RedisRelay
@@ -65,6 +65,7 @@ class Runner:
         """Call the provider, pass on each delta, then queue how the reply ended for the writer."""
         end: StreamEnd | None = None
         http_status = None
+        show_thoughts, thinking = job.request.thinking, False
         if self.relay is not None:
             self.relay.begin(live.message_id, live.attempt)
         try:
@@ -75,9 +76,19 @@ class Runner:
                         if live.stop_requested:
                             raise ReplyStopped
                         if isinstance(event, TextDelta):
+                            if thinking:  # the answer begins: it thought until now
+                                live.done_thinking()
+                                thinking = False
                             live.add(event.text)
                             if self.relay is not None:
                                 self.relay.delta(live.message_id, live.attempt, event.text, live.length)
+                        elif isinstance(event, ThinkingDelta):
+                            if show_thoughts:  # with the thread's setting off, thoughts are neither shown nor kept
+                                thinking = True
+                                live.think(event.text)
+                                if self.relay is not None:
+                                    self.relay.thinking(live.message_id, live.attempt, event.text,
+                                                        live.thinking_length)
                         elif isinstance(event, StreamEnd):
                             end = event
                 finally:
@@ -131,10 +142,11 @@ class Runner:
             if reply is not None:
                 reply.interrupt()
         if save:
-            changed = [r for r in live if r.length != r.saved_length]
-            replies_store.save_partials(self.engine, [(r.message_id, r.attempt, r.text()) for r in changed])
+            changed = [r for r in live if r.length != r.saved_length or r.thinking_length != r.saved_thinking_length]
+            replies_store.save_partials(self.engine, [(r.message_id, r.attempt, r.text(), r.thinking() or None)
+                                                      for r in changed])
             for reply in changed:
-                reply.saved_length = reply.length
+                reply.saved_length, reply.saved_thinking_length = reply.length, reply.thinking_length
         if beat:
             replies_store.beat(self.engine, [(r.message_id, r.attempt) for r in live])
 
@@ -157,8 +169,7 @@ class Runner:
             time.sleep(0.1)
         unstored = self.writer.withdraw()
         left = REPLIES.all()
-        endings = [unstored.get(live) or Ending(live.message_id, live.attempt, live.text(), INTERRUPTED,
-                                                error=SHUTDOWN_ERROR) for live in left]
+        endings = [unstored.get(live) or _ending(live, None, INTERRUPTED, error=SHUTDOWN_ERROR) for live in left]
         if endings:
             replies_store.store_endings(self.engine, endings)
         for live, ending in zip(left, endings):
@@ -170,11 +181,15 @@ class Runner:
 def _ending(live: LiveReply, end: StreamEnd | None, status: str, stop_reason: str | None = None,
             error: str | None = None) -> Ending:
     """The row to store for a reply that ended with `status`, with the stream's usage if it got that far."""
+    live.done_thinking()
+    thoughts = {"thinking": live.thinking() or None, "thinking_ms": live.thinking_ms}
     if end is None:
-        return Ending(live.message_id, live.attempt, live.text(), status, stop_reason=stop_reason, error=error)
+        return Ending(live.message_id, live.attempt, live.text(), status, stop_reason=stop_reason, error=error,
+                      **thoughts)
     return Ending(live.message_id, live.attempt, live.text(), status, model=end.model or None,
                   stop_reason=stop_reason or end.stop_reason, error=error,
-                  input_tokens=end.input_tokens, output_tokens=end.output_tokens)
+                  input_tokens=end.input_tokens, output_tokens=end.output_tokens,
+                  reasoning_tokens=end.reasoning_tokens, **thoughts)
 
 
 def own_engine(engine: Engine) -> Engine:

@@ -17,6 +17,7 @@ markers.py.
 In pytest: `fake = FakeProvider().start()`, then `fake.base_url`, `fake.requests`,
 `fake.last("google")`, `fake.reset()`, `fake.stop()`. Standalone, until SIGTERM or SIGINT:
 `python -m tests.fake_provider --port 0 --first-token-delay 0.2 --tokens 50 --token-delay 0.036`
+(`--thinking-tokens N`: models that think send N thought tokens first)
 """
 from tests.fake_provider.markers import CANNED, Plan, default_tokens, words
 from tests.fake_provider.server import WIRES, FakeProvider, RecordedRequest

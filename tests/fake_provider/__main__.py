@@ -14,9 +14,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--first-token-delay", type=float, default=0.0, help="seconds before the first token")
     parser.add_argument("--tokens", type=int, default=8, help="tokens in a default reply")
     parser.add_argument("--token-delay", type=float, default=0.0, help="seconds between tokens")
+    parser.add_argument("--thinking-tokens", type=int, default=0, help="thought tokens where a model thinks")
     args = parser.parse_args(argv)
     fake = fake_provider.FakeProvider(port=args.port, first_token_delay=args.first_token_delay, tokens=args.tokens,
-                        token_delay=args.token_delay)
+                        token_delay=args.token_delay, thinking_tokens=args.thinking_tokens)
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
