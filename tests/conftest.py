@@ -244,8 +244,8 @@ def csrf_from(html: str) -> str | None:
 class ScriptedAdapter:
     """An adapter that plays queued scripts and records what it was asked.
 
-    A script is a list of steps: a str is a text delta, a StreamEnd ends it, an exception is
-    raised, and ("sleep", seconds) waits.
+    A script is a list of steps: a str is a text delta, a ThinkingDelta or StreamEnd is yielded
+    as it is, an exception is raised, and ("sleep", seconds) waits.
     """
 
     def __init__(self):
@@ -262,7 +262,7 @@ class ScriptedAdapter:
     def stream(self, request):
         import time
 
-        from app.providers.base import StreamEnd, TextDelta
+        from app.providers.base import StreamEnd, TextDelta, ThinkingDelta
 
         self.requests.append(request)
         steps = self.scripts.pop(0) if self.scripts else ["Hello", " there.", StreamEnd(3, 2, "end_turn")]
@@ -270,7 +270,7 @@ class ScriptedAdapter:
             for step in steps:
                 if isinstance(step, str):
                     yield TextDelta(step)
-                elif isinstance(step, StreamEnd):
+                elif isinstance(step, (StreamEnd, ThinkingDelta)):
                     yield step
                 elif isinstance(step, tuple) and step[0] == "sleep":
                     time.sleep(step[1])
