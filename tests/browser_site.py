@@ -103,6 +103,7 @@ def seed(database_url: str) -> dict[str, int]:
             "streaming": workspace.create_thread(sandbox, "A reply in progress", "deepseek"),
             "thinking": workspace.create_thread(sandbox, "Waiting for the first word", "google"),
             "docs": workspace.create_thread(sandbox, "Fragments", "deepseek"),
+            "pondered": workspace.create_thread(sandbox, "A reply that thought first", "deepseek"),
         }
         _conversation(threads["invoices"], INVOICES, "google")
         _conversation(threads["pinned"], INVOICES, "google")
@@ -116,6 +117,12 @@ def seed(database_url: str) -> dict[str, int]:
         db.session.add(Message(thread=threads["queue"], role="assistant", status=STOPPED,
                                content="A few ideas:\n\n- `invoice-reminders`\n- `dunning`\n- `pay",
                                provider="deepseek", model=MODELS["deepseek"]))
+        db.session.add(Message(thread=threads["pondered"], role="user", status=COMPLETE,
+                               content="Is 1,001 a prime number?"))
+        db.session.add(Message(thread=threads["pondered"], role="assistant", status=COMPLETE,
+                               content="No: 1,001 = 7 × 11 × 13.", provider="deepseek", model=MODELS["deepseek"],
+                               thinking="Try small primes. 1001 / 7 = 143, and 143 = **11 × 13**.",
+                               thinking_ms=4200, reasoning_tokens=31, input_tokens=12, output_tokens=48))
         db.session.commit()
         ids = {"billing": billing.id, "sandbox": sandbox.id, **{name: t.id for name, t in threads.items()}}
         db.session.remove()
@@ -239,7 +246,7 @@ def collect_documents(site: Site, client: Client, anonymous: Client) -> None:
                                               htmx=True).text())
     docs.page("delete project", client.get(sandbox + "/delete"))
 
-    for name in ("invoices", "scratch", "webhooks", "queue", "streaming", "thinking"):
+    for name in ("invoices", "scratch", "webhooks", "queue", "streaming", "thinking", "pondered"):
         docs.page(f"thread {name}", client.get(f"/threads/{ids[name]}"))
     paged = client.get(f"/threads/{ids['invoices']}?limit=4")
     docs.page("thread with earlier messages", paged)
@@ -256,6 +263,8 @@ def collect_documents(site: Site, client: Client, anonymous: Client) -> None:
         f"/threads/{ids['streaming']}/messages", {"content": "And another thing"}, 409, htmx=True).text())
     docs.stream("post", client.post(thread + "/messages", {"content": "Hello [[canned:markdown]]"},
                                     htmx=True).text())
+    docs.stream("post with thoughts", client.post(thread + "/messages", {"content": "Think [[think:6]] [[tokens:3]]"},
+                                                  htmx=True).text())
     reply = start_reply(client, site, "docs", "Slowly [[tokens:30]] [[token-delay:0.03]]")
     docs.page("thread with a pending reply", client.get(thread))
     docs.stream("watch", client.get(f"/messages/{reply}/stream", htmx=True))

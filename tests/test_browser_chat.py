@@ -2,7 +2,7 @@
 
 Each test is one journey from sign-up on; the last also watches the content security policy. Markers
 in a message steer the fake provider (tests/fake_provider/markers.py): `[[tokens:N]]`, `[[token-delay:S]]`,
-`[[delay:S]]`, `[[fail:STATUS:N]]`.
+`[[delay:S]]`, `[[fail:STATUS:N]]`, `[[think:N]]`.
 """
 import re
 import time
@@ -179,6 +179,35 @@ def test_create_and_chat_journey(app, page, live, label, provider):
     page.reload()
     expect(page.locator(".message")).to_have_count(2)
     expect(last_reply(page)).to_contain_text(f"Hello from fake {provider}.")
+
+
+def test_thoughts_stream_into_a_collapsed_disclosure_above_the_answer(app, page, live):
+    """The model's thoughts show live once the disclosure is opened, then stay with the reply after reload."""
+    sign_up(page, live)
+    create_project(page)
+    create_thread(page, "DeepSeek")
+    send(page, "Think it over [[think:40]] [[tokens:10]] [[token-delay:0.08]]")
+    disclosure = page.locator(".status-pending details.thoughts")
+    expect(disclosure).to_be_visible()
+    expect(disclosure.locator("summary")).to_have_text("Thinking")
+    expect(disclosure.locator(".thoughts-text")).to_be_hidden()  # collapsed until opened
+    expect(page.locator(".status-pending .thinking")).to_be_visible()  # no answer yet: the dots stay
+    disclosure.locator("summary").click()
+    thoughts = disclosure.locator(".thoughts-text")
+    expect(thoughts).to_contain_text("Let me think.")
+    first = len(thoughts.inner_text())
+    page.wait_for_function(
+        f"() => (document.querySelector('.status-pending .thoughts-text')?.textContent || '').length > {first}")
+    expect(last_reply(page)).to_have_class(re_status("complete"), timeout=SLOW)
+    done = last_reply(page).locator("details.thoughts")
+    expect(done.locator("summary")).to_have_text(re.compile(r"^Thought for (\d+ s|less than a second)$"))
+    expect(last_reply(page).locator(".message-body")).to_contain_text("Hello from fake deepseek.")
+    page.reload()
+    done = last_reply(page).locator("details.thoughts")
+    expect(done.locator(".thoughts-text")).to_be_hidden()
+    done.locator("summary").click()
+    expect(done.locator(".thoughts-text")).to_contain_text("Let me think. t4")
+    assert "t39" in done.locator(".thoughts-text").inner_text()
 
 
 # --- the same journey with the keyboard alone ---------------------------------------------------

@@ -107,6 +107,12 @@ def thinking(page, site):
     expect(page.locator(".status-pending .thinking")).to_be_visible()
 
 
+def thoughts(page, site):
+    page.goto(site.path("/threads/{pondered}"))
+    page.click(".thoughts summary")
+    expect(page.locator(".thoughts .thoughts-text")).to_contain_text("143 = 11 × 13")
+
+
 STATES = {
     "login": (None, go("/login")),
     "register-with-errors": (None, register_with_errors),
@@ -118,6 +124,7 @@ STATES = {
     "thread-long": (EMAIL, long_conversation),
     "thread-streaming": (EMAIL, streaming),
     "thread-thinking": (EMAIL, thinking),
+    "thread-with-thoughts": (EMAIL, thoughts),
     "thread-failed": (EMAIL, go("/threads/{webhooks}")),
     "thread-stopped": (EMAIL, go("/threads/{queue}")),
     "settings": (EMAIL, go("/settings")),

@@ -243,7 +243,8 @@ def _paths() -> dict:
                               _answer(200, "One page of messages.", "MessageList"), path_id="thread_id", paged=True),
             "post": _operation(
                 "postMessage", "Send a message; the thread's provider answers. With Accept: text/event-stream "
-                "the answer streams as events start, thinking… (the model's thoughts, {text}), delta…, then done or error.",
+                "the answer streams as events start, thinking… (the model's thoughts, {text}), delta…, "
+                "then done or error.",
                 (201, "The message and the finished reply.", REPLY_ANSWER),
                 path_id="thread_id", body="MessageCreate", reply=True, links=REPLY_LINKS),
         },

@@ -69,9 +69,11 @@ class RedisRelay:
             log.warning("Could not publish to Redis: %s", exc)
 
     def follow(self, message_id: int, attempt: int, after: int, heartbeat_seconds: float,
-               still_pending: Callable[[], bool], thinking_after: int = 0) -> Iterator[Delta | Thinking | Heartbeat | Ended]:
+               still_pending: Callable[[], bool],
+               thinking_after: int = 0) -> Iterator[Delta | Thinking | Heartbeat | Ended]:
         """Thoughts after `thinking_after` and text after offset `after` as they arrive, then Ended;
-        `still_pending` checks the database while nothing arrives, so a runner that died is not waited on forever."""
+        `still_pending` checks the database while nothing arrives, so a runner that died is not waited on
+        forever."""
         text_key, channel = self._keys(message_id, attempt)
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(channel)

@@ -36,7 +36,8 @@ class DeepSeekWire(Wire):
 
     def thinking_error(self, body: dict, model: str) -> str | None:
         thinking = body.get("thinking")
-        if thinking is not None and (not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled")):
+        kind = thinking.get("type") if isinstance(thinking, dict) else None
+        if thinking is not None and kind not in ("enabled", "disabled"):
             return "thinking.type must be one of enabled, disabled"
         return None
 
