@@ -1,16 +1,19 @@
 """Thoughts through the app: streamed apart from the answer (page and API), stored, in a reconnect's
 snapshot, shown after reload, hidden when the thread's setting is off, never sent back as history."""
 import json
+import random
 import threading
 import time
 
 import pytest
+import redis
 from sqlalchemy import select, update
 
 from app.extensions import db
 from app.models import Message, Thread
 from app.providers.base import ProviderError, StreamEnd, ThinkingDelta
-from app.services import replies_store
+from app.services.live import REPLIES, Delta, Ended, Heartbeat, Thinking
+from app.services.relay import RedisRelay
 from app.services.watch import _follow_stored
 from tests.helpers import read_events, wait_until_done
 
@@ -150,8 +153,6 @@ def _pending_reply(app, client, api, thread_id):
     while time.monotonic() < deadline:
         reply = stored_reply(app)
         if reply is not None:
-            from app.services.live import REPLIES
-
             live = REPLIES.get(reply.id)
             if live is not None and live.thinking():
                 return response, reply.id
@@ -212,3 +213,28 @@ def test_real_sdks_stream_and_store_each_providers_thoughts(app, client, api, fa
     assert done["thinking"] == thinking and done["reasoning_tokens"] == 5
     assert done["content"].startswith(f"Hello from fake {provider}.")
     wait_until_done(app)
+
+
+def test_the_redis_relay_carries_thoughts_apart_from_the_text():
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    relay, message_id = RedisRelay(url), random.randrange(10**9, 2 * 10**9)
+    relay.begin(message_id, 1)
+    relay.thinking(message_id, 1, "Hmm, ", 5)
+    relay.thinking(message_id, 1, "yes.", 9)
+    relay.delta(message_id, 1, "Hi", 2)
+    followed = relay.follow(message_id, 1, 0, 5.0, lambda: True, thinking_after=5)
+    assert next(followed) == Thinking("yes.", 9) and next(followed) == Delta("Hi", 2)
+
+    def finish():
+        time.sleep(0.2)
+        relay.thinking(message_id, 1, " And", 13)
+        relay.delta(message_id, 1, " there.", 9)
+        relay.announce(message_id, 1, "complete")
+
+    threading.Thread(target=finish).start()
+    rest = [event for event in followed if not isinstance(event, Heartbeat)]
+    assert rest == [Thinking(" And", 13), Delta(" there.", 9), Ended("complete")]
