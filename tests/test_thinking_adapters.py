@@ -8,9 +8,10 @@ import httpx2
 import pytest
 
 from app.providers import PROVIDERS
-from app.providers.base import ProviderError, ReplyRequest, StreamEnd, TextDelta, ThinkingDelta, Turn
+from app.providers.base import (
+    ProviderError, ProviderSettings, ReplyRequest, StreamEnd, TextDelta, ThinkingDelta, Turn,
+)
 from tests.fake_provider import default_tokens
-from tests.test_adapters import close_made_adapters, make_adapter  # noqa: F401 (an autouse fixture)
 
 # Nothing here touches the database, so one run (on SQLite) is enough.
 pytestmark = pytest.mark.once
@@ -31,6 +32,14 @@ def spec(request):
     return PROVIDERS[request.param]
 
 
+@pytest.fixture
+def adapter(spec, fake_provider):
+    """The provider's adapter pointed at the fake; closed afterwards, so no pooled socket outlives the test."""
+    made = spec.adapter_class(ProviderSettings("sk-test", fake_provider.base_url, 5.0, 0))
+    yield made
+    made._client.close()
+
+
 def ask(text, model, *, thinking=True, thinking_optional=None, max_output_tokens=256) -> ReplyRequest:
     return ReplyRequest((Turn("user", text),), None, model, max_output_tokens, thinking=thinking,
                         thinking_optional=thinking_optional)
@@ -46,34 +55,30 @@ def split(events) -> tuple[list[str], list[str], StreamEnd]:
             [e.text for e in deltas if isinstance(e, TextDelta)], end)
 
 
-def test_thoughts_stream_before_the_answer_and_their_tokens_are_counted(spec, fake_provider):
-    adapter = make_adapter(spec, fake_provider)
+def test_thoughts_stream_before_the_answer_and_their_tokens_are_counted(spec, adapter, fake_provider):
     thoughts, texts, end = split(adapter.stream(ask("Hi [[think:4]]", THINKING_MODEL[spec.name])))
     assert thoughts == THOUGHTS and texts == default_tokens(spec.name, 8)
     assert end.reasoning_tokens == 4
     assert fake_provider.last(spec.name).thinking == ASKED[spec.name]
 
 
-def test_thinking_off_asks_the_model_not_to_think_where_it_can(spec, fake_provider):
-    adapter = make_adapter(spec, fake_provider)
+def test_thinking_off_asks_the_model_not_to_think_where_it_can(spec, adapter, fake_provider):
     request = ask("Hi [[think:4]]", OFF_MODEL[spec.name], thinking=False, thinking_optional=True)
     thoughts, texts, end = split(adapter.stream(request))
     assert thoughts == [] and texts == default_tokens(spec.name, 8) and end.reasoning_tokens is None
     assert fake_provider.last(spec.name).thinking == ASKED_OFF[spec.name]
 
 
-def test_thinking_off_sends_no_switch_a_model_may_refuse_and_the_thoughts_stay_hidden(spec, fake_provider):
+def test_thinking_off_sends_no_switch_a_model_may_refuse_and_the_thoughts_stay_hidden(spec, adapter, fake_provider):
     # Unknown to the catalogue: only DeepSeek's documented switch goes out; Claude 5 and Gemini 3 think
     # anyway, billed but not sent.
-    adapter = make_adapter(spec, fake_provider)
     thoughts, texts, end = split(adapter.stream(ask("Hi [[think:3]]", THINKING_MODEL[spec.name], thinking=False)))
     assert thoughts == [] and texts == default_tokens(spec.name, 8)
     expected = {"deepseek": ({"type": "disabled"}, None)}.get(spec.name, (None, 3))
     assert (fake_provider.last(spec.name).thinking, end.reasoning_tokens) == expected
 
 
-def test_a_thinking_stream_cut_midway_keeps_the_thoughts_so_far(spec, fake_provider):
-    adapter = make_adapter(spec, fake_provider)
+def test_a_thinking_stream_cut_midway_keeps_the_thoughts_so_far(spec, adapter, fake_provider):
     thoughts = []
     with pytest.raises(ProviderError) as info:
         for event in adapter.stream(ask("Hi [[think:4]] [[cut:2]]", THINKING_MODEL[spec.name])):
@@ -83,16 +88,14 @@ def test_a_thinking_stream_cut_midway_keeps_the_thoughts_so_far(spec, fake_provi
     assert info.value.message == f"The {spec.label} stream broke off midway."
 
 
-def test_thoughts_count_toward_the_output_limit(spec, fake_provider):
-    adapter = make_adapter(spec, fake_provider)
+def test_thoughts_count_toward_the_output_limit(spec, adapter, fake_provider):
     thoughts, texts, end = split(adapter.stream(ask("Hi [[think:4]]", THINKING_MODEL[spec.name],
                                                     max_output_tokens=6)))
     assert thoughts == THOUGHTS and texts == ["Hello", " from"]
     assert end.stop_reason in ("max_tokens", "length")
 
 
-def test_a_thinking_model_without_thoughts_asked_of_the_fake_answers_as_before(spec, fake_provider):
-    adapter = make_adapter(spec, fake_provider)
+def test_a_thinking_model_without_thoughts_asked_of_the_fake_answers_as_before(spec, adapter, fake_provider):
     thoughts, texts, end = split(adapter.stream(ask("Hi", THINKING_MODEL[spec.name])))
     assert thoughts == [] and texts == default_tokens(spec.name, 8) and end.output_tokens == 8
     assert end.reasoning_tokens is None
