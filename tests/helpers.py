@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import Message
@@ -60,3 +61,19 @@ def snapshot(app) -> dict:
         return {table.name: db.session.execute(
                     select(*[c for c in table.columns if c.name != "last_used_at"]).order_by(*table.primary_key)
                 ).all() for table in db.metadata.sorted_tables}
+
+
+def seed_at_first_revision() -> None:
+    """Rows as a database at the first revision holds them: a user, a project, two threads, a message."""
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    statements = [
+        ("INSERT INTO users (id, email, password_hash, created_at) VALUES (1, 'old@example.com', 'x', :now)", {}),
+        ("INSERT INTO projects (id, user_id, name, instructions, created_at, updated_at) "
+         "VALUES (1, 1, 'Legacy', '', :now, :now)", {}),
+        ("INSERT INTO threads (id, project_id, title, created_at, updated_at) VALUES (1, 1, 'Old one', :now, :now)", {}),
+        ("INSERT INTO threads (id, project_id, title, created_at, updated_at) VALUES (2, 1, 'Old two', :now, :now)", {}),
+        ("INSERT INTO messages (id, thread_id, role, content, created_at) VALUES (1, 1, 'user', 'hi', :now)", {}),
+    ]
+    for sql, params in statements:
+        db.session.execute(text(sql), {"now": now, **params})
+    db.session.commit()
