@@ -130,13 +130,14 @@ class Runner:
             reply = REPLIES.get(message_id)
             if reply is not None:
                 reply.interrupt()
-        if save:
-            changed = [r for r in live if r.length != r.saved_length]
-            replies_store.save_partials(self.engine, [(r.message_id, r.attempt, r.text()) for r in changed])
-            for reply in changed:
-                reply.saved_length = reply.length
-        if beat:
-            replies_store.beat(self.engine, [(r.message_id, r.attempt) for r in live])
+        changed = [r for r in live if r.length != r.saved_length] if save else []
+        # One statement for the tick: the changed replies' text, and every reply's heartbeat when due.
+        lengths = {r: r.length for r in changed}
+        rows = {r: None for r in live} if beat else {}
+        rows.update((r, r.text()) for r in changed)
+        replies_store.save_partials(self.engine, [(r.message_id, r.attempt, text) for r, text in rows.items()])
+        for reply, length in lengths.items():
+            reply.saved_length = length
 
     def sweep(self) -> None:
         """Mark replies whose runner died as interrupted, at most a few times per stale period."""
