@@ -117,3 +117,14 @@ def test_a_tick_saves_and_beats_every_running_reply_in_one_write(app, client, ap
     assert rows(app, ids) == [("Hello", "pending", "gemini-test", None, True),
                               ("Hi", "pending", "gemini-test", None, True), ("old", "pending", "gemini-test", None, True)]
     assert [live.saved_length for live in lives] == [5, 2, 0]
+
+
+def test_a_post_moves_its_thread_and_its_project_to_the_top(client, api, scripted):
+    # Both marks of activity are one statement on PostgreSQL; the lists must still move.
+    projects = [client.post("/api/projects", json={"name": name}, headers=api).json["id"] for name in "AB"]
+    threads = [client.post(f"/api/projects/{projects[0]}/threads", json={"model_provider": "google"},
+                           headers=api).json["id"] for _ in range(2)]
+    assert client.post(f"/api/threads/{threads[0]}/messages", json={"content": "Hi"}, headers=api).status_code == 201
+    assert [p["id"] for p in client.get("/api/projects", headers=api).json["projects"]] == projects
+    listing = client.get(f"/api/projects/{projects[0]}/threads", headers=api).json["threads"]
+    assert [t["id"] for t in listing] == threads
