@@ -59,6 +59,7 @@ def of(results: dict) -> dict:
     reference = floor_at(floor, REFERENCE_LEVEL)
     return {
         "run": results["started_at"], "load_at_start": round(results["load_at_start"], 1),
+        "load_at_end": round(results["load_at_end"], 1),
         "floor_levels": {level: round(f["mix"], 2) for level, f in ((floor or {}).get("levels") or {}).items()},
         "reference_floor_ms": reference[1] if reference else None,
         "shapes": {"bursts": [s["size"] for s in next(iter(results["databases"].values()))["burst"]],
@@ -165,12 +166,17 @@ def targets_table(now: dict) -> list[str]:
                   [[label, measured, verdict[met]] for label, measured, met in target_rows(now)])
 
 
+def _by_level(ratios: dict) -> list[tuple[str, float]]:
+    return sorted((ratios.get("floor_levels") or {}).items(), key=lambda item: int(item[0]))
+
+
 def render(now: dict, previous: dict | None) -> list[str]:
     """The ratios section of the report."""
-    floors = ", ".join(f"{level} at once {mix:.1f} ms" for level, mix in now["floor_levels"].items()) or "not measured"
+    floors = ", ".join(f"{level} at once {mix:.1f} ms" for level, mix in _by_level(now)) or "not measured"
     if previous:
-        before = (f"*before*: the run of {previous['run']} (load average {previous['load_at_start']}, SDK floor "
-                  f"{previous.get('reference_floor_ms') or 0:.1f} ms at {REFERENCE_LEVEL}; bursts "
+        earlier = ", ".join(f"{mix:.1f} ms at {level}" for level, mix in _by_level(previous))
+        before = (f"*before*: the run of {previous['run']} (load average {previous['load_at_start']} at its start, "
+                  f"{previous.get('load_at_end', '?')} at its end; SDK floor {earlier or 'not measured'}; bursts "
                   f"{previous['shapes']['bursts']}, levels {previous['shapes']['levels']}).")
     else:
         before = "*before*: no previous run kept."
