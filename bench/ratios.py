@@ -175,9 +175,11 @@ def render(now: dict, previous: dict | None) -> list[str]:
     floors = ", ".join(f"{level} at once {mix:.1f} ms" for level, mix in _by_level(now)) or "not measured"
     if previous:
         earlier = ", ".join(f"{mix:.1f} ms at {level}" for level, mix in _by_level(previous))
-        before = (f"*before*: the run of {previous['run']} (load average {previous['load_at_start']} at its start, "
-                  f"{previous.get('load_at_end', '?')} at its end; SDK floor {earlier or 'not measured'}; bursts "
-                  f"{previous['shapes']['bursts']}, levels {previous['shapes']['levels']}).")
+        shapes = previous.get("shapes") or {}
+        before = (f"*before*: the run of {previous.get('run', '?')} (load average "
+                  f"{previous.get('load_at_start', '?')} at its start, {previous.get('load_at_end', '?')} at its end; "
+                  f"SDK floor {earlier or 'not measured'}; bursts {shapes.get('bursts', '?')}, "
+                  f"levels {shapes.get('levels', '?')}).")
     else:
         before = "*before*: no previous run kept."
     return [

@@ -78,7 +78,8 @@ def test_bench_reports_cpu_per_reply_against_the_sdk_floor_at_the_same_concurren
 def test_bench_shows_the_previous_runs_ratios_beside_this_runs_and_keeps_this_runs(bench_results):
     markdown = bench_results["markdown"]
     assert "the run of 2026-01-01 00:00 UTC" in markdown
-    row = next(line for line in markdown.splitlines() if line.startswith("| app CPU per reply ÷ SDK floor, steady L = 10"))
+    row = next(line for line in markdown.splitlines()
+               if line.startswith("| app CPU per reply ÷ SDK floor, steady L = 10"))
     assert row.endswith("| 9.87× |")
     assert bench_results["ratios"]["run"] == bench_results["json"]["started_at"]
     assert bench_results["ratios"]["databases"]["sqlite"]["cpu_L10"] == bench_results["json"]["ratios"][
@@ -90,5 +91,6 @@ def test_bench_measures_the_idle_server_and_judges_the_targets(bench_results):
     assert idle["seconds"] == 2 and idle["cpu_pct_of_core"] >= 0 and idle["wakeups_per_s"] > 0
     markdown = bench_results["markdown"]
     assert "### The issue's targets" in markdown
-    target = next(line for line in markdown.splitlines() if line.startswith("| idle CPU, whole server, 60 s without replies"))
+    target = next(line for line in markdown.splitlines()
+                  if line.startswith("| idle CPU, whole server, 60 s without replies"))
     assert target.endswith(("| met |", "| **missed** |"))

@@ -114,8 +114,7 @@ def test_a_tick_saves_and_beats_every_running_reply_in_one_write(app, client, ap
             REPLIES.remove(live)
     writes = [s for s in sent if s.lstrip().upper().startswith(("UPDATE", "WITH"))]
     assert len(writes) == 1 and len(sent) == 2  # the write, and the read of stop requests
-    assert rows(app, ids) == [("Hello", "pending", "gemini-test", None, True),
-                              ("Hi", "pending", "gemini-test", None, True), ("old", "pending", "gemini-test", None, True)]
+    assert rows(app, ids) == [(text, "pending", "gemini-test", None, True) for text in ("Hello", "Hi", "old")]
     assert [live.saved_length for live in lives] == [5, 2, 0]
 
 
