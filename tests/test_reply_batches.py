@@ -1,6 +1,8 @@
-"""The ticker and the writer store many replies in one statement, and only a runner's own attempt."""
+"""The ticker and the writer store many replies in one statement, only a runner's own attempt, and stop when idle."""
 from __future__ import annotations
 
+import threading
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -127,3 +129,14 @@ def test_a_post_moves_its_thread_and_its_project_to_the_top(client, api, scripte
     assert [p["id"] for p in client.get("/api/projects", headers=api).json["projects"]] == projects
     listing = client.get(f"/api/projects/{projects[0]}/threads", headers=api).json["threads"]
     assert [t["id"] for t in listing] == threads
+
+
+def test_the_ticker_and_the_writer_end_with_the_last_reply(client, api, scripted):
+    # An idle server must not wake: nothing of the replies' machinery outlives the last reply for long.
+    project = client.post("/api/projects", json={"name": "P"}, headers=api).json["id"]
+    thread = client.post(f"/api/projects/{project}/threads", json={"model_provider": "google"}, headers=api).json
+    assert client.post(f"/api/threads/{thread['id']}/messages", json={"content": "Hi"}, headers=api).status_code == 201
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and any(t.name.startswith("reply-") for t in threading.enumerate()):
+        time.sleep(0.02)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("reply-")] == []
