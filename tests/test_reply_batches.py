@@ -74,7 +74,7 @@ def test_a_partial_save_leaves_a_retried_or_ended_reply_alone(app, client, api):
     own, retried, stopped = replies(app, client, api, ("pending", 1), ("pending", 2), ("stopped", 1))
     with app.app_context():
         replies_store.save_partials(db.engine, [(own, 1, "new"), (retried, 1, "late"), (stopped, 1, "late")])
-        replies_store.beat(db.engine, [(retried, 1), (stopped, 1)])
+        replies_store.save_partials(db.engine, [(retried, 1, None), (stopped, 1, None)])  # a heartbeat alone
     assert rows(app, [own, retried, stopped]) == [
         ("new", "pending", "gemini-test", None, True), ("old", "pending", "gemini-test", None, False),
         ("old", "stopped", "gemini-test", None, False)]

@@ -80,11 +80,6 @@ def save_partials(engine: Engine, partials: Iterable[tuple[int, int, str | None]
                 content=func.coalesce(rows.c.content, messages.c.content), heartbeat_at=utcnow()))
 
 
-def beat(engine: Engine, replies: Iterable[tuple[int, int]]) -> None:
-    """Bump the heartbeat of the replies this process is running."""
-    save_partials(engine, [(message_id, attempt, None) for message_id, attempt in replies])
-
-
 def stop_requested(engine: Engine, ids: list[int]) -> set[int]:
     """Which of these replies someone asked to stop (from any process)."""
     if not ids:
