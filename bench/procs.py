@@ -50,6 +50,28 @@ def cpu_seconds_between(before: dict[int, int], after: dict[int, int]) -> float:
     return sum(ticks - before.get(pid, 0) for pid, ticks in after.items()) / TICKS_PER_SECOND
 
 
+def context_switches(pids: list[int]) -> dict[int, int]:
+    """Context switches (voluntary and not) so far of every thread of these processes, by thread id."""
+    counts = {}
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/status") as status:
+                    counts[int(task)] = sum(int(line.split()[1]) for line in status if "ctxt_switches:" in line)
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return counts
+
+
+def wakeups_between(before: dict[int, int], after: dict[int, int]) -> int:
+    """How often the threads woke between two samples; a thread born in between counts from zero."""
+    return sum(count - before.get(tid, 0) for tid, count in after.items())
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds the machine's cores have spent working since boot (idle, iowait and steal left out)."""
     with open("/proc/stat") as stat:

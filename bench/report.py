@@ -1,12 +1,14 @@
 """Statistics over chats and the Markdown report: one table per load shape, then the rest."""
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Callable, Iterable
 
 from .load import Chat
 
 ADDED_TTFT_P95_LIMIT_MS = 100.0
+REFERENCE_LEVEL = 50  # the concurrency whose SDK floor stands for the machine (45 at once in earlier runs)
 TARGETS = {  # the issue's targets, in the units the report prints
     "added_ttft_p50_one_ms": 5.0, "added_ttft_p50_burst500_ms": 1500.0, "capacity": 200,
     "cpu_ms_per_reply": 10.0, "idle_pss_mb": 200.0, "peak_pss_burst500_mb": 400.0, "startup_s": 3.0,
@@ -52,6 +54,15 @@ def added(app: dict, direct: dict, key: str) -> float | None:
     return app[key] - direct[key]
 
 
+def floor_at(floor: dict | None, level: int) -> tuple[int, float] | None:
+    """(the concurrency the SDK floor was measured at nearest to `level`, the providers' mixed floor there)."""
+    levels = (floor or {}).get("levels") or {}
+    if not levels:
+        return None
+    nearest = min(levels, key=lambda measured: abs(math.log(int(measured)) - math.log(max(level, 1))))
+    return int(nearest), levels[nearest]["mix"]
+
+
 def ms_text(value: float | None) -> str:
     """Milliseconds for a table cell: whole above 100, one decimal below; – for none."""
     return "–" if value is None else f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
@@ -68,20 +79,20 @@ def _stored(shape: dict) -> str:
     return text + (f" ({', '.join(f'{v} {k}' for k, v in others.items())})" if others else "")
 
 
-def _cpu(shape: dict, floor_mix: float | None) -> str:
-    cpu = shape["cpu_ms_per_reply"]
-    own = f" ({cpu - floor_mix:.1f})" if floor_mix is not None else ""
+def _cpu(shape: dict, floor: dict | None) -> str:
+    cpu, at = shape["cpu_ms_per_reply"], floor_at(floor, shape["size"])
+    own = f" ({cpu - at[1]:.1f})" if at is not None else ""
     return f"{cpu:.1f}{own}"
 
 
-def _common_cells(shape: dict, floor_mix: float | None) -> list[str]:
+def _common_cells(shape: dict, floor: dict | None) -> list[str]:
     app, direct = shape["app"], shape["direct"]
     return [
         _pair(direct["ttft_p50"], direct["ttft_p95"]), _pair(app["ttft_p50"], app["ttft_p95"]),
         _pair(added(app, direct, "ttft_p50"), added(app, direct, "ttft_p95")),
         ms_text(added(app, direct, "total_p50")),
         str(app["errors"]) + (f" (direct {direct['errors']})" if direct["errors"] else ""),
-        _stored(shape), _cpu(shape, floor_mix), f"{shape['peak_pss_mib']:.0f}", f"{shape['other_cores']:.2f}",
+        _stored(shape), _cpu(shape, floor), f"{shape['peak_pss_mib']:.0f}", f"{shape['other_cores']:.2f}",
     ]
 
 
@@ -93,17 +104,17 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *("| " + " | ".join(r) + " |" for r in rows)]
 
 
-def burst_table(results: dict, floor_mix: float | None) -> list[str]:
+def burst_table(results: dict) -> list[str]:
     """One row per database and burst size."""
-    rows = [[db, str(s["size"]), *_common_cells(s, floor_mix)]
+    rows = [[db, str(s["size"]), *_common_cells(s, results.get("floor"))]
             for db, r in results["databases"].items() for s in r["burst"]]
     return _table(["DB", "N", *COMMON_HEAD], rows)
 
 
-def steady_table(results: dict, floor_mix: float | None) -> list[str]:
+def steady_table(results: dict) -> list[str]:
     """One row per database and steady level, with the arrival rate and the concurrency measured."""
     rows = [[db, str(s["size"]), f"{s['rate']:.0f}", f"{s['in_flight_app']:.0f} ({s['in_flight_direct']:.0f})",
-             *_common_cells(s, floor_mix)]
+             *_common_cells(s, results.get("floor"))]
             for db, r in results["databases"].items() for s in r["steady"]]
     return _table(["DB", "L", "arrivals/s", "in flight app (direct)", *COMMON_HEAD], rows)
 
@@ -211,7 +222,8 @@ def _page_cell(db: dict, page: str) -> str:
 def other_table(results: dict) -> list[str]:
     """Start-up, idle memory, page renders and CPU per reply, per database."""
     dbs = results["databases"].values()
-    floor_mix = (results.get("floor") or {}).get("mix")
+    at = floor_at(results.get("floor"), REFERENCE_LEVEL)
+    floor_mix = at[1] if at else None
 
     def cpu(db: dict) -> str:
         value = overall_cpu_ms(db)
@@ -224,24 +236,34 @@ def other_table(results: dict) -> list[str]:
         ["idle PSS after start-up (master + workers)", *(_value(d["idle_pss_mib"], "MB") for d in dbs)],
         ["thread page with 10,000 messages, p50 / p95", *(_page_cell(d, "thread") for d in dbs)],
         ["project page with 5,000 threads, p50 / p95", *(_page_cell(d, "project") for d in dbs)],
-        ["app CPU per reply over every shape (own: minus the SDK floor)", *(cpu(d) for d in dbs)],
+        ["app CPU per reply over every shape (own: minus the SDK floor at "
+         f"{at[0] if at else REFERENCE_LEVEL} at once)", *(cpu(d) for d in dbs)],
+        ["idle CPU, whole server, no replies (% of one core; wake-ups/s)", *(_idle_cell(d) for d in dbs)],
     ]
     return _table(["measure", *results["databases"]], rows)
 
 
-def floor_line(results: dict) -> str:
-    """The SDK floor per provider and for the even mix."""
-    floor = results.get("floor")
-    if not floor:
-        return "SDK floor: not measured."
-    parts = ", ".join(f"{name} {floor[name]:.1f} ms" for name in ("anthropic", "google", "deepseek"))
-    return f"SDK floor (CPU per reply of each SDK alone, same run): {parts}; mixed evenly **{floor['mix']:.1f} ms**."
+def _idle_cell(db: dict) -> str:
+    idle = db.get("idle")
+    if not idle:
+        return "–"
+    return f"{idle['cpu_pct_of_core']:.2f} % over {idle['seconds']:g} s; {idle['wakeups_per_s']:.1f}/s"
 
 
-def render(results: dict) -> str:
-    """The whole report as Markdown."""
+def floor_table(results: dict) -> list[str]:
+    """The SDK floor per concurrency: each provider and the even mix."""
+    levels = (results.get("floor") or {}).get("levels")
+    if not levels:
+        return ["SDK floor: not measured."]
+    names = ("anthropic", "google", "deepseek")
+    rows = [[str(level), *(f"{f[name]:.1f}" for name in names), f"**{f['mix']:.1f}**"] for level, f in levels.items()]
+    return ["SDK floor (CPU ms per reply of each SDK alone, in one gevent process, same run), by replies at once:",
+            "", *_table(["at once", *names, "mixed"], rows)]
+
+
+def render(results: dict, headline: list[str]) -> str:
+    """The whole report as Markdown, `headline` (the ratios) first."""
     config = results["config"]
-    floor_mix = (results.get("floor") or {}).get("mix")
     lines = [
         "# Benchmark results", "",
         f"Run {results['started_at']} on {results['host']}, {results['wall_seconds']:.0f} s in all; load average "
@@ -256,21 +278,21 @@ def render(results: dict) -> str:
         f"{config['steady_measure']:g} s measured.",
         "- Times in ms. *added* = through the app minus straight to the fake, same load, same run. "
         "*CPU ms/reply*: utime+stime of the gunicorn master and workers over the shape ÷ chats; "
-        "in brackets the app's own share (minus the SDK floor).",
-        "", f"## Burst: N chats started at the same instant", "",
+        "in brackets the app's own share (minus the SDK floor at the nearest concurrency measured).",
+        "", *headline, f"## Burst: N chats started at the same instant", "",
         "N = 1 is 20 chats one after another (one in flight at a time), so its p50 is a median.", "",
-        *burst_table(results, floor_mix), "",
+        *burst_table(results), "",
         "## Steady: open-loop arrivals, about L in flight", "",
         "Capacity (highest L with 0 errors, every reply stored complete and added TTFT p95 ≤ 100 ms): "
         + ", ".join(f"{db} **{_value(capacity(r['steady']), 'L')}**" for db, r in results["databases"].items())
         + ".", "",
-        *steady_table(results, floor_mix), "",
+        *steady_table(results), "",
         "## Separately", "",
-        floor_line(results), "",
+        *floor_table(results), "",
         f"Production environment (a venv from requirements.txt only, `du`): "
         f"{_value(results.get('prod_env_mb'), 'MB')}.", "",
         *other_table(results), "",
-        "## Targets", "",
+        "## Absolute targets (of the issue that built the bench; the ratios above are the headline)", "",
         *targets_table(results), "",
     ]
     problems = {db: r.get("problems") for db, r in results["databases"].items() if r.get("problems")}

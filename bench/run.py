@@ -1,7 +1,8 @@
 """`make bench`: the fake provider and the app under its production command, driven on SQLite and PostgreSQL.
 
-Prints the report and writes it to bench/results/latest.md (and the raw figures to
-latest.json). `python -m bench.run --help` lists the knobs; bench/README.md explains the columns.
+Prints the report and writes it to bench/results/latest.md (the raw figures to latest.json, the
+ratios to ratios.json, which the next run shows beside its own). `python -m bench.run --help`
+lists the knobs; bench/README.md explains the columns.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import aiohttp
 
-from . import load, procs, report, seed
+from . import load, procs, ratios, report, seed
 from .servers import (
     BENCH_EMAIL, BENCH_PASSWORD, PROVIDER_KEY, ROOT, App, Database, FakeProvider, Workload, app_env,
     postgres_reachable, prepare_database,
@@ -50,7 +51,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432"),
         help="the server; the bench creates and drops its own database bench_<pid> there")
     parser.add_argument("--bursts", type=_ints, default=[1, 50, 200, 500], help="burst sizes N")
-    parser.add_argument("--levels", type=_ints, default=[50, 100, 200, 300, 400, 500], help="steady levels L")
+    parser.add_argument("--levels", type=_ints, default=[10, 25, 50, 100, 200, 300, 400, 500],
+                        help="steady levels L")
+    parser.add_argument("--floor-levels", type=_ints, default=list(ratios.SHOWN_LEVELS),
+                        help="concurrencies the SDK floor is measured at (CPU ÷ floor is shown at these L)")
+    parser.add_argument("--idle-seconds", type=float, default=60.0,
+                        help="how long the idle server's CPU is measured (0: not at all)")
     parser.add_argument("--warmup", type=float, default=3.0, help="steady warm-up seconds")
     parser.add_argument("--measure", type=float, default=10.0, help="steady seconds measured after the warm-up")
     parser.add_argument("--htmx-every", type=int, default=10, help="every n-th chat goes through htmx (0: none)")
@@ -62,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-pages", action="store_true", help="skip the page render times")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.md")
     parser.add_argument("--json", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument("--ratios", type=Path, default=RESULTS / "ratios.json",
+                        help="the previous run's ratios, read first and then replaced by this run's")
     return parser.parse_args(argv)
 
 
@@ -242,6 +250,7 @@ def _run_app(dialect, fake, args, workload, database, app, token) -> dict:
               "command": " ".join([".venv/bin/gunicorn -c gunicorn.conf.py --bind 127.0.0.1:PORT",
                                    *args.gunicorn_arg, "wsgi:app"])}
     warm_up(s)
+    result["idle"] = idle_cpu(app, args.idle_seconds) if args.idle_seconds > 0 else None
     result["burst"] = [run_shape(s, "burst", n) for n in args.bursts]
     result["steady"] = [run_shape(s, "steady", level) for level in args.levels]
     result["pages"] = None if args.no_pages else page_renders(s)
@@ -250,14 +259,29 @@ def _run_app(dialect, fake, args, workload, database, app, token) -> dict:
     return result
 
 
+def idle_cpu(app: App, seconds: float) -> dict:
+    """CPU of the master and workers while no reply runs, as % of one core, and how often they woke."""
+    time.sleep(PAUSE_SECONDS)  # the warm-up's ticker and writer end within a tick of the last reply
+    pids = procs.tree(app.pid)
+    ticks, switches, started = procs.cpu_ticks(pids), procs.context_switches(pids), time.monotonic()
+    time.sleep(seconds)
+    wall = time.monotonic() - started
+    idle = {"seconds": seconds,
+            "cpu_pct_of_core": procs.cpu_seconds_between(ticks, procs.cpu_ticks(pids)) * 100 / wall,
+            "wakeups_per_s": procs.wakeups_between(switches, procs.context_switches(pids)) / wall}
+    log(f"  idle: {idle}")
+    return idle
+
+
 # --- what does not need the app ------------------------------------------------------
 
-def sdk_floor(base_url: str) -> dict:
-    """CPU per reply of each SDK alone (bench.sdk_floor in its own process), and their even mix."""
-    out = subprocess.run([sys.executable, "-m", "bench.sdk_floor", base_url, "--replies", "90",
-                          "--concurrency", "45"], cwd=ROOT, capture_output=True, text=True, check=True)
-    floor = json.loads(out.stdout.strip().splitlines()[-1])
-    floor["mix"] = sum(floor.values()) / len(floor)
+def sdk_floor(base_url: str, levels: list[int]) -> dict:
+    """CPU per reply of each SDK alone (bench.sdk_floor in its own process) at each concurrency, and the mix."""
+    out = subprocess.run([sys.executable, "-m", "bench.sdk_floor", base_url,
+                          "--concurrency", ",".join(map(str, levels))],
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    measured = json.loads(out.stdout.strip().splitlines()[-1])
+    floor = {"levels": {level: {**per, "mix": sum(per.values()) / len(per)} for level, per in measured.items()}}
     log(f"SDK floor: {floor}")
     return floor
 
@@ -299,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     fake = FakeProvider(workload, workdir / "fake.log")
     try:
         if not args.no_floor:
-            results["floor"] = sdk_floor(fake.base_url)
+            results["floor"] = sdk_floor(fake.base_url, args.floor_levels)
         if not args.no_env_size:
             results["prod_env_mb"] = prod_env_mb()
         for dialect in databases:
@@ -319,12 +343,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     results["wall_seconds"] = time.monotonic() - started
     results["load_at_end"] = os.getloadavg()[0]
-    text = report.render(results)
+    previous, results["ratios"] = ratios.load(args.ratios), ratios.of(results)
+    text = report.render(results, ratios.render(results["ratios"], previous))
     print(text)
     for path, content in ((args.output, text), (args.json, json.dumps(results, indent=1))):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
-    log(f"wrote {args.output} and {args.json}; app logs in {workdir}")
+    ratios.save(args.ratios, results["ratios"])
+    log(f"wrote {args.output}, {args.json} and {args.ratios}; app logs in {workdir}")
     return 0
 
 

@@ -89,5 +89,7 @@ def test_posting_a_message_runs_a_few_statements_before_the_provider_is_called(a
             response = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"}, headers=headers)
         assert response.status_code == 201 and response.json["assistant_message"]["status"] == "complete"
         counts.append(len(statements))
-    # token with its user, thread with its project, both messages in one INSERT, touch thread and project, history
-    assert counts[0] == counts[1] and counts[0] <= 6, counts
+    # token with its user, thread with its project, both messages in one INSERT, touch thread and project
+    # (one statement on PostgreSQL, where each is a round trip), history
+    most = 5 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 6
+    assert counts[0] == counts[1] and counts[0] <= most, counts

@@ -128,10 +128,18 @@ def _one_pending_reply():
 
 
 def _touch(thread: Thread, now) -> None:
-    """Mark activity on the thread and its project (Thread.touch, as two plain UPDATEs: no flush)."""
-    db.session.execute(update(Thread.__table__).where(Thread.__table__.c.id == thread.id).values(updated_at=now))
-    db.session.execute(update(Project.__table__).where(Project.__table__.c.id == thread.project_id)
-                       .values(updated_at=now))
+    """Mark activity on the thread and its project (Thread.touch, as plain UPDATEs: no flush).
+
+    On PostgreSQL both go in one statement (the thread's UPDATE as a CTE), a round trip less per post.
+    """
+    threads, projects = Thread.__table__, Project.__table__
+    touch_thread = update(threads).where(threads.c.id == thread.id).values(updated_at=now)
+    touch_project = update(projects).where(projects.c.id == thread.project_id).values(updated_at=now)
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(touch_project.add_cte(touch_thread.cte("touched_thread")))
+    else:
+        db.session.execute(touch_thread)
+        db.session.execute(touch_project)
 
 
 def _launch(thread: Thread, reply: MessageView, user: MessageView | None, config: Mapping) -> Started:

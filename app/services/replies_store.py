@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Iterable, Sequence
 
-from sqlalchemy import Engine, and_, bindparam, func, select, update
+from sqlalchemy import CTE, Engine, and_, column, func, literal, select, update, values
 
 from ..models import INTERRUPTED, PENDING, Message, ReplyState, utcnow
 
@@ -53,30 +53,35 @@ def load(engine: Engine, message_id: int) -> MessageView | None:
     return view_of(row) if row is not None else None
 
 
-def _own_attempt(message_id_param="m_id", attempt_param="m_attempt"):
-    return and_(messages.c.id == bindparam(message_id_param), messages.c.status == PENDING,
-                messages.c.attempt == bindparam(attempt_param))
+def _rows(names: Sequence[str], rows: Iterable[tuple]) -> CTE:
+    """Rows of values as one table `v` whose columns are typed like the messages columns of those names.
+
+    A None is sent as a typed NULL, so PostgreSQL can type a column that is NULL in every row.
+    """
+    types = [messages.c[name].type for name in names]
+    typed = [tuple(literal(None, kind) if value is None else value for value, kind in zip(row, types))
+             for row in rows]
+    return values(*(column(name, kind) for name, kind in zip(names, types)), name="v").data(typed).cte("v")
 
 
-# Writes of several rows go in message id order: two transactions of one process (the ticker's and
-# the writer's) then lock shared rows in the same order and cannot deadlock on PostgreSQL.
+def _own_attempt(rows: CTE):
+    """The messages matching `rows` by id and attempt, only while still pending: the runner's own attempt."""
+    return and_(messages.c.id == rows.c.id, messages.c.attempt == rows.c.attempt, messages.c.status == PENDING)
 
-def save_partials(engine: Engine, partials: Iterable[tuple[int, int, str, str | None]]) -> None:
-    """Keep the text and thoughts so far of several replies, and their heartbeat, in one transaction."""
-    rows = [{"m_id": i, "m_attempt": a, "text": t, "thoughts": th, "now": utcnow()}
-            for i, a, t, th in sorted(partials, key=lambda partial: partial[0])]
-    if rows:
+# Several replies are written by ONE statement (UPDATE … FROM a VALUES table), so a tick or a batch of
+# endings is one round trip however many replies run. Their rows go in message id order: two
+# transactions of one process (the ticker's and the writer's) then lock shared rows in the same order.
+
+def save_partials(engine: Engine, partials: Iterable[tuple[int, int, str | None, str | None]]) -> None:
+    """Keep the text and thoughts so far of several replies (None: unchanged) and bump their heartbeat, in one
+    statement."""
+    ordered = sorted(partials, key=lambda row: row[:2])
+    if ordered:
+        rows = _rows(("id", "attempt", "content", "thinking"), ordered)
         with engine.begin() as conn:
-            conn.execute(update(messages).where(_own_attempt()).values(
-                content=bindparam("text"), thinking=bindparam("thoughts"), heartbeat_at=bindparam("now")), rows)
-
-
-def beat(engine: Engine, replies: Iterable[tuple[int, int]]) -> None:
-    """Bump the heartbeat of the replies this process is running."""
-    rows = [{"m_id": i, "m_attempt": a, "now": utcnow()} for i, a in sorted(replies)]
-    if rows:
-        with engine.begin() as conn:
-            conn.execute(update(messages).where(_own_attempt()).values(heartbeat_at=bindparam("now")), rows)
+            conn.execute(update(messages).where(_own_attempt(rows)).values(
+                content=func.coalesce(rows.c.content, messages.c.content),
+                thinking=func.coalesce(rows.c.thinking, messages.c.thinking), heartbeat_at=utcnow()))
 
 
 def stop_requested(engine: Engine, ids: list[int]) -> set[int]:
@@ -108,25 +113,26 @@ class Ending:
 
 
 ENDING_VALUES = [f.name for f in fields(Ending) if f.name not in ("message_id", "attempt")]
-_STORE_ENDING = update(messages).where(_own_attempt()).values({
-    **{name: bindparam(f"e_{name}") for name in ENDING_VALUES},
-    "model": func.coalesce(bindparam("e_model"), messages.c.model),
-    "heartbeat_at": bindparam("now"),
-})
 
 
 def store_endings(engine: Engine, endings: Sequence[Ending]) -> bool:
-    """Store how several replies ended, in one transaction.
+    """Store how several replies ended, in one statement.
 
     True when every one was still its runner's attempt; a late runner changes nothing.
     """
-    now = utcnow()
-    rows = [{"m_id": e.message_id, "m_attempt": e.attempt, "now": now,
-             **{f"e_{name}": getattr(e, name) for name in ENDING_VALUES}}
-            for e in sorted(endings, key=lambda e: e.message_id)]
+    ordered = sorted(endings, key=lambda e: e.message_id)
+    if not ordered:
+        return True
+    rows = _rows(("id", "attempt", *ENDING_VALUES),
+                 [(e.message_id, e.attempt, *(getattr(e, name) for name in ENDING_VALUES)) for e in ordered])
+    statement = update(messages).where(_own_attempt(rows)).values({
+        **{name: rows.c[name] for name in ENDING_VALUES},
+        "model": func.coalesce(rows.c.model, messages.c.model),
+        "heartbeat_at": utcnow(),
+    }).returning(messages.c.id)  # SQLite gives no rowcount for UPDATE … FROM behind a WITH
     with engine.begin() as conn:
-        result = conn.execute(_STORE_ENDING, rows)
-    return result.rowcount == len(rows)
+        stored = len(conn.execute(statement).all())
+    return stored == len(ordered)
 
 
 def stored_view(reply: MessageView, ending: Ending) -> MessageView:

@@ -141,14 +141,15 @@ class Runner:
             reply = REPLIES.get(message_id)
             if reply is not None:
                 reply.interrupt()
-        if save:
-            changed = [r for r in live if r.length != r.saved_length or r.thinking_length != r.saved_thinking_length]
-            replies_store.save_partials(self.engine, [(r.message_id, r.attempt, r.text(), r.thinking() or None)
-                                                      for r in changed])
-            for reply in changed:
-                reply.saved_length, reply.saved_thinking_length = reply.length, reply.thinking_length
-        if beat:
-            replies_store.beat(self.engine, [(r.message_id, r.attempt) for r in live])
+        changed = [r for r in live if r.length != r.saved_length or r.thinking_length != r.saved_thinking_length] \
+            if save else []
+        # One statement for the tick: the changed replies' text and thoughts, and every reply's heartbeat when due.
+        lengths = {r: (r.length, r.thinking_length) for r in changed}
+        rows = {r: (None, None) for r in live} if beat else {}
+        rows.update((r, (r.text(), r.thinking() or None)) for r in changed)
+        replies_store.save_partials(self.engine, [(r.message_id, r.attempt, *texts) for r, texts in rows.items()])
+        for reply, (length, thinking_length) in lengths.items():
+            reply.saved_length, reply.saved_thinking_length = length, thinking_length
 
     def sweep(self) -> None:
         """Mark replies whose runner died as interrupted, at most a few times per stale period."""
