@@ -21,7 +21,7 @@ from tests.live_server import csrf_of
 EMAIL = "grace@example.com"
 NEWCOMER = "newcomer@example.com"  # has no projects: the empty states
 PASSWORD = "correct horse battery"
-MODELS = {"anthropic": "claude-sonnet-5-5", "google": "gemini-2.5-flash", "deepseek": "deepseek-chat"}
+MODELS = {"anthropic": "claude-sonnet-5-5", "google": "gemini-flash-latest", "deepseek": "deepseek-flash"}
 
 INVOICES = [
     ("I get invoice exports as CSV with the columns id, customer, amount, currency, issued_at. "

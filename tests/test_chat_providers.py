@@ -63,7 +63,7 @@ def test_history_and_instructions_arrive_in_geminis_format(client, api, wired):
     assert request.body["systemInstruction"]["parts"] == [{"text": "Answer in French."}]
     assert [(c["role"], c["parts"][0]["text"]) for c in request.body["contents"]] == [
         ("user", "One"), ("model", "Hello from fake google. w5 w6 w7"), ("user", "Two")]
-    assert "gemini-2.5-flash" in request.path and "streamGenerateContent" in request.path
+    assert "gemini-flash-latest" in request.path and "streamGenerateContent" in request.path
 
 
 def test_history_and_instructions_arrive_in_deepseeks_format(client, api, wired):
@@ -74,7 +74,7 @@ def test_history_and_instructions_arrive_in_deepseeks_format(client, api, wired)
     assert [(m["role"], m["content"]) for m in body["messages"]] == [
         ("system", "Answer in French."), ("user", "One"), ("assistant", "Hello from fake deepseek. w5 w6 w7"),
         ("user", "Two")]
-    assert body["model"] == "deepseek-chat" and body["stream_options"] == {"include_usage": True}
+    assert body["model"] == "deepseek-flash" and body["stream_options"] == {"include_usage": True}
 
 
 def test_a_thread_from_before_the_provider_column_talks_to_anthropic(app, client, api, wired):

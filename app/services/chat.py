@@ -20,7 +20,7 @@ from .. import providers
 from ..extensions import db
 from ..models import COMPLETE, ERROR, PENDING, RETRYABLE, Message, Project, Thread, utcnow
 from ..providers.base import ReplyRequest
-from . import history, replies_store
+from . import catalog, history, replies_store
 from .live import REPLIES, Ended, LiveReply
 from .replies_store import MessageView
 from .runner import ReplyJob, Runner, own_engine
@@ -68,7 +68,7 @@ def start_reply(thread: Thread, content: str, config: Mapping) -> Started:
                 {"thread_id": thread.id, "role": "user", "content": content, "status": COMPLETE, "provider": None,
                  "model": None, "attempt": 0, "created_at": now, "heartbeat_at": None},
                 {"thread_id": thread.id, "role": "assistant", "content": "", "status": PENDING,
-                 "provider": spec.name, "model": spec.model(config), "attempt": 1, "created_at": now,
+                 "provider": spec.name, "model": _model(thread), "attempt": 1, "created_at": now,
                  "heartbeat_at": now},
             ])
             user, reply = sorted(map(replies_store.view_of, rows), key=lambda message: message.role == "assistant")
@@ -90,7 +90,7 @@ def retry_reply(message: Message, config: Mapping) -> Started:
                 update(Message).where(Message.id == message.id, Message.status.in_(RETRYABLE)).values(
                     status=PENDING, attempt=Message.attempt + 1, content="", error=None, stop_reason=None,
                     input_tokens=None, output_tokens=None, stop_requested=False, heartbeat_at=utcnow(),
-                    provider=spec.name, model=spec.model(config))
+                    provider=spec.name, model=_model(thread))
             )
         if result.rowcount != 1:
             db.session.rollback()
@@ -98,6 +98,11 @@ def retry_reply(message: Message, config: Mapping) -> Started:
         _touch(thread, utcnow())
         db.session.refresh(message)
         return _launch(thread, replies_store.view_of(message), None, config)
+
+
+def _model(thread: Thread) -> str:
+    """The model the thread's next reply asks for: its own, else its provider's default (from the cache only)."""
+    return thread.model or catalog.current().default_model(thread.provider)
 
 
 @contextmanager
@@ -140,7 +145,8 @@ def _launch(thread: Thread, reply: MessageView, user: MessageView | None, config
     budget = int(config["CONTEXT_BUDGET_TOKENS"]) - history.estimate_tokens(system or "")
     turns = history.conversation(db.session, thread.id, reply.id, budget)
     job = ReplyJob(reply, providers.get(thread.model_provider).name, ReplyRequest(
-        turns=turns, system=system, model=reply.model, max_output_tokens=int(config["MAX_OUTPUT_TOKENS"])))
+        turns=turns, system=system, model=reply.model, max_output_tokens=int(config["MAX_OUTPUT_TOKENS"]),
+        thinking=thread.thinking))
     db.session.commit()
     return Started(user, reply, _runner().start(job))
 
@@ -209,9 +215,13 @@ def _runner() -> Runner:
 
 
 def init_app(app) -> None:
-    """Give the app its runner, bound to its own engine and the app's configuration."""
+    """Give the app its runner, bound to its own engine and the app's configuration.
+
+    A model the provider no longer offers makes the runner refresh that provider's model list.
+    """
     with app.app_context():
-        app.extensions["reply_runner"] = Runner(own_engine(db.engine), app.config)
+        app.extensions["reply_runner"] = Runner(own_engine(db.engine), app.config,
+                                                model_missing=app.extensions["model_catalog"].refresh)
 
 
 def shutdown(app, grace_seconds: float) -> None:

@@ -9,13 +9,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 from sqlalchemy import Engine, create_engine
 
 from .. import db_pool, providers
 from ..models import COMPLETE, ERROR, INTERRUPTED, STOPPED
-from ..providers.base import ProviderError, ReplyRequest, StreamEnd, TextDelta
+from ..providers.base import MODEL_MISSING, ProviderError, ReplyRequest, StreamEnd, TextDelta
 from . import replies_store
 from .live import REPLIES, Ended, LiveReply, ReplyStopped
 from .relay import RedisRelay
@@ -39,9 +39,10 @@ class ReplyJob:
 class Runner:
     """Runs replies in this process and keeps them alive until the writer has stored them."""
 
-    def __init__(self, engine: Engine, config: Mapping):
+    def __init__(self, engine: Engine, config: Mapping, model_missing: Callable[[str], object] = lambda name: None):
         self.engine = engine
         self.config = config  # the app's live config; read without Flask
+        self.model_missing = model_missing  # told the provider's name when it no longer offers a model
         self.tick_seconds = float(config["REPLY_TICK_SECONDS"])
         self.save_seconds = float(config["REPLY_SAVE_SECONDS"])
         self.heartbeat_seconds = float(config["REPLY_HEARTBEAT_SECONDS"])
@@ -87,6 +88,8 @@ class Runner:
             ending = _ending(live, end, STOPPED, stop_reason="user_stopped")
         except ProviderError as exc:
             ending, http_status = _ending(live, end, ERROR, error=exc.message), exc.status
+            if exc.reason == MODEL_MISSING:
+                self.model_missing(job.provider)
         except Exception:  # a bug must still end the reply, never leave it pending
             log.exception("Reply %s failed unexpectedly", live.message_id)
             ending, http_status = _ending(live, end, ERROR, error=UNEXPECTED_ERROR), 500
