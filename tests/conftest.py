@@ -314,6 +314,16 @@ def fake_provider_server():
 
 @pytest.fixture
 def fake_provider(fake_provider_server):
-    """The fake provider server, with its history, failure counts and reply settings reset."""
+    """The fake provider server, with its history, failure counts, models and reply settings reset."""
     fake_provider_server.reset()
     return fake_provider_server
+
+
+@pytest.fixture
+def wired(app, fake_provider):
+    """The app's providers point at the fake, with no automatic retries (fast failures)."""
+    for var in PROVIDER_URL_VARS:
+        app.config[var] = fake_provider.base_url
+    app.config["PROVIDER_MAX_RETRIES"] = 0
+    app.config["PROVIDER_TIMEOUT_SECONDS"] = 1.5
+    return fake_provider

@@ -5,18 +5,6 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Message
 
-PROVIDER_URL_VARS = ("ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL", "DEEPSEEK_BASE_URL")
-
-
-@pytest.fixture
-def wired(app, fake_provider):
-    """The app's providers point at the fake, with no automatic retries (fast failures)."""
-    for var in PROVIDER_URL_VARS:
-        app.config[var] = fake_provider.base_url
-    app.config["PROVIDER_MAX_RETRIES"] = 0
-    app.config["PROVIDER_TIMEOUT_SECONDS"] = 1.5
-    return fake_provider
-
 
 @pytest.fixture
 def api(auth):

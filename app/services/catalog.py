@@ -18,12 +18,13 @@ from typing import Mapping
 from flask import current_app
 
 from .. import providers
-from ..providers.base import KEY_REJECTED, ModelInfo, ProviderError
+from ..providers.base import KEY_REJECTED, ModelInfo, ProviderError, ProviderSpec
 
 log = logging.getLogger(__name__)
 
 # How the latest check of a provider went (KEY_REJECTED: the provider answered 401/403).
 READY, NO_KEY, UNREACHABLE, UNKNOWN = "ready", "no_key", "unreachable", "unknown"
+STATUSES = (READY, NO_KEY, KEY_REJECTED, UNREACHABLE)  # as users and the API see them
 REDIS_KEY = "chat:models:{}"
 # A failed listing is tried again after this long (or the TTL, if shorter), not on every page.
 FAILED_RETRY_SECONDS = 30.0
@@ -53,6 +54,27 @@ class Listing:
         return [model.id for model in self.models]
 
 
+@dataclass(frozen=True)
+class ProviderModels:
+    """One provider as the new-thread form, the settings page and the API show it."""
+
+    name: str
+    label: str
+    models: tuple[ModelInfo, ...]
+    default_model: str
+    live: bool  # read within the TTL; else a cached list, or none
+    status: str  # one of STATUSES
+    message: str  # what the status means, naming the variable to set
+
+    @property
+    def ready(self) -> bool:
+        return self.status == READY
+
+    def label_of(self, model: str) -> str:
+        """A model's label, or its id when it is not listed."""
+        return next((m.label for m in self.models if m.id == model), model)
+
+
 class Catalog:
     """The model listings of one process."""
 
@@ -70,16 +92,45 @@ class Catalog:
 
         With `wait`, a provider never listed yet is waited on for a bounded time.
         """
-        spec = providers.get(name)
+        return self.listings([name], wait)[providers.get(name).name]
+
+    def listings(self, names: list[str] | None = None, wait: bool = True) -> dict[str, Listing]:
+        """Several providers' listings, their first listings waited on together, within one bounded wait."""
+        specs = [providers.get(name) for name in (names or providers.names())]
+        first = [done for done in map(self._refresh_if_due, specs) if done is not None]
+        deadline = time.monotonic() + self.wait_seconds
+        for done in first if wait else ():
+            done.wait(max(0.0, deadline - time.monotonic()))
+        return {spec.name: self._known(spec) for spec in specs}
+
+    def _refresh_if_due(self, spec: ProviderSpec) -> threading.Event | None:
+        """Start a listing when one is due; the Event to wait on when none was ever made."""
         if spec.api_key(self.config) is None:
-            return Listing(status=NO_KEY, error=spec.missing_key_message())
+            return None
         current = self._listings.get(spec.name)
         if current is None or current.due(self.ttl):
             done = self.refresh(spec.name)
-            if current is None and wait:
-                done.wait(self.wait_seconds)
+            return done if current is None else None
+        return None
+
+    def _known(self, spec: ProviderSpec) -> Listing:
+        if spec.api_key(self.config) is None:
+            return Listing(status=NO_KEY, error=spec.missing_key_message())
         return self._listings.get(spec.name) or Listing(
             status=UNKNOWN, error=f"{spec.label} did not list its models within {self.wait_seconds:g} s.")
+
+    def summaries(self, names: list[str] | None = None) -> list[ProviderModels]:
+        """Each provider's models, default and key status, as pages and the API show them."""
+        return [self._summary(name, listing) for name, listing in self.listings(names).items()]
+
+    def summary(self, name: str) -> ProviderModels:
+        """One provider's models, default and key status."""
+        return self.summaries([name])[0]
+
+    def _summary(self, name: str, listing: Listing) -> ProviderModels:
+        status, message = self.status(name, listing)
+        return ProviderModels(name, providers.get(name).label, listing.models, self.default_model(name, listing),
+                              listing.live(self.ttl), status, message)
 
     def refresh(self, name: str) -> threading.Event:
         """List the provider's models in the background, unless a listing is already under way."""
