@@ -39,7 +39,7 @@ class ReplyJob:
 class Runner:
     """Runs replies in this process and keeps them alive until the writer has stored them."""
 
-    def __init__(self, engine: Engine, config: Mapping, model_missing: Callable[[str], object] = lambda name: None):
+    def __init__(self, engine: Engine, config: Mapping, model_missing: Callable[[str], threading.Event | None] = lambda name: None):
         self.engine = engine
         self.config = config  # the app's live config; read without Flask
         self.model_missing = model_missing  # told the provider's name when it no longer offers a model
@@ -89,7 +89,7 @@ class Runner:
         except ProviderError as exc:
             ending, http_status = _ending(live, end, ERROR, error=exc.message), exc.status
             if exc.reason == MODEL_MISSING:
-                self.model_missing(job.provider)
+                self._refresh_models(job.provider)
         except Exception:  # a bug must still end the reply, never leave it pending
             log.exception("Reply %s failed unexpectedly", live.message_id)
             ending, http_status = _ending(live, end, ERROR, error=UNEXPECTED_ERROR), 500
@@ -97,6 +97,13 @@ class Runner:
             self.writer.queue(QueuedEnding(job.reply, live, ending, http_status))
         except ReplyStopped:  # a Stop sent as the provider finished lands late; the ending stands
             self.writer.ensure_running()
+
+    def _refresh_models(self, provider: str) -> None:
+        """Have the provider's model list read again, and wait for it a little: the page that shows
+        this error should already offer only the models that are left."""
+        refreshing = self.model_missing(provider)
+        if refreshing is not None:
+            refreshing.wait(float(self.config["MODEL_LIST_WAIT_SECONDS"]))
 
     # The ticker, not the deltas, saves partial text, beats and acts on Stop,
     # so a silent provider can still be stopped and a dead runner is noticed.
