@@ -251,6 +251,10 @@ def collect_documents(site: Site, client: Client, anonymous: Client) -> None:
     docs.fragment("rename thread", client.post(thread + "/rename", {"title": "Fragments"}, htmx=True).text())
     docs.fragment("rename thread with an error", client.post(thread + "/rename", {"title": ""}, 400,
                                                              htmx=True).text())
+    docs.fragment("model options", client.get("/model-options?model_provider=google", htmx=True))
+    docs.fragment("change model", client.post(thread + "/model", {"model": "", "thinking": "y"}, htmx=True).text())
+    docs.fragment("change model with an error", client.post(thread + "/model", {"model": "gemini-0"}, 400,
+                                                            htmx=True).text())
     docs.fragment("empty message", client.post(thread + "/messages", {"content": " "}, 400, htmx=True).text())
     docs.fragment("message while a reply is pending", client.post(
         f"/threads/{ids['streaming']}/messages", {"content": "And another thing"}, 409, htmx=True).text())
