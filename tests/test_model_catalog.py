@@ -58,8 +58,9 @@ def test_labels_and_thinking_come_from_the_listing(fake_provider):
     listed = {name: {m.id: m for m in Catalog(config(fake_provider.base_url)).listing(name).models}
               for name in PROVIDERS}
     assert listed["anthropic"]["claude-sonnet-5-5"].label == "Claude Sonnet 5.5"
-    assert listed["anthropic"]["claude-fable-5-2"].thinks and not listed["anthropic"]["claude-fable-5-2"].thinking_optional
-    assert listed["google"]["gemini-3.8-flash"].label == "Gemini 3.8 Flash" and listed["google"]["gemini-3.8-flash"].thinks
+    fable, flash = listed["anthropic"]["claude-fable-5-2"], listed["google"]["gemini-3.8-flash"]
+    assert fable.thinks and not fable.thinking_optional  # its capabilities say `disabled` is not supported
+    assert flash.label == "Gemini 3.8 Flash" and flash.thinks
     assert not listed["google"]["gemini-3.1-pro-preview"].thinking_optional
     assert listed["deepseek"]["deepseek-v4-pro"].label == "DeepSeek V4 Pro"
     assert listed["deepseek"]["deepseek-flash"].thinks and listed["deepseek"]["deepseek-flash"].thinking_optional

@@ -45,7 +45,8 @@ def test_providers_say_why_they_are_not_ready(app, client, api, wired):
     app.config["GOOGLE_GEMINI_BASE_URL"] = "http://127.0.0.1:9"
     wired.listing_fault("anthropic", status=401)
     providers = {p["name"]: p for p in client.get("/api/providers", headers=api).json["providers"]}
-    assert providers["anthropic"]["status"] == "key_rejected" and "ANTHROPIC_API_KEY" in providers["anthropic"]["status_message"]
+    anthropic = providers["anthropic"]
+    assert anthropic["status"] == "key_rejected" and "ANTHROPIC_API_KEY" in anthropic["status_message"]
     assert providers["google"]["status"] == "unreachable" and "127.0.0.1:9" in providers["google"]["status_message"]
     assert providers["google"]["models"] == [] and providers["google"]["models_live"] is False
     assert providers["deepseek"]["status"] == "no_key" and "DEEPSEEK_API_KEY" in providers["deepseek"]["status_message"]
@@ -218,7 +219,8 @@ def test_the_form_refuses_a_model_of_another_provider_beside_the_field(app, clie
                            data={"model_provider": "deepseek", "model": "claude-sonnet-5-5", "thinking": "y"},
                            headers=hx)
     html = response.get_data(as_text=True)
-    assert response.status_code == 400 and 'id="model-error"' in html and "Unknown model &#39;claude-sonnet-5-5&#39; for DeepSeek" in html
+    assert response.status_code == 400 and 'id="model-error"' in html
+    assert "Unknown model &#39;claude-sonnet-5-5&#39; for DeepSeek" in html
     assert snapshot(app) == before
 
 

@@ -235,8 +235,8 @@ def _paths() -> dict:
         "/api/projects/{project_id}/threads": {
             "get": _operation("listThreads", "A project's threads, latest activity first.",
                               _answer(200, "One page of threads.", "ThreadList"), path_id="project_id", paged=True),
-            "post": _operation("createThread", "Create a thread, bound to its provider for good; `model` must be one the "
-                               "provider lists (400 names the valid ones), null or absent for the default.",
+            "post": _operation("createThread", "Create a thread, bound to its provider for good; `model` must be "
+                               "one the provider lists (400 names the valid ones), null or absent for the default.",
                                _answer(201, "The new thread.", "Thread"), path_id="project_id", body="ThreadCreate",
                                links=THREAD_LINKS),
         },

@@ -39,7 +39,8 @@ class ReplyJob:
 class Runner:
     """Runs replies in this process and keeps them alive until the writer has stored them."""
 
-    def __init__(self, engine: Engine, config: Mapping, model_missing: Callable[[str], threading.Event | None] = lambda name: None):
+    def __init__(self, engine: Engine, config: Mapping,
+                 model_missing: Callable[[str], threading.Event | None] = lambda name: None):
         self.engine = engine
         self.config = config  # the app's live config; read without Flask
         self.model_missing = model_missing  # told the provider's name when it no longer offers a model
@@ -99,8 +100,8 @@ class Runner:
             self.writer.ensure_running()
 
     def _refresh_models(self, provider: str) -> None:
-        """Have the provider's model list read again, and wait for it a little: the page that shows
-        this error should already offer only the models that are left."""
+        """Have the provider's model list read again, and wait a little for it."""
+        # So the page that shows this error already offers only the models that are left.
         refreshing = self.model_missing(provider)
         if refreshing is not None:
             refreshing.wait(float(self.config["MODEL_LIST_WAIT_SECONDS"]))

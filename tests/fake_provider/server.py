@@ -275,7 +275,8 @@ class FakeProvider:
         if fault.garbage:
             await http1.send_json(writer, 200, {"models": "garbage", "data": 42, "has_more": "perhaps"})
             return True
-        await http1.send_json(writer, 200, wire.list_page(self._models.listed(wire.name), dict(parse_qsl(record.query))))
+        page = wire.list_page(self._models.listed(wire.name), dict(parse_qsl(record.query)))
+        await http1.send_json(writer, 200, page)
         return True
 
     async def _respond(self, writer, wire: Wire, record: RecordedRequest, path_route: Route) -> bool:
