@@ -53,8 +53,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     errors.init_app(app)
     cli.init_app(app)
-    chat.init_app(app)
     catalog.init_app(app)
+    chat.init_app(app)  # its runner refreshes the catalogue
     return app
 
 

@@ -13,7 +13,7 @@ from typing import AsyncContextManager, Callable, Protocol
 import aiohttp
 
 PROVIDERS = ("anthropic", "google", "deepseek")  # chat i is bound to PROVIDERS[i % 3]
-MODELS = {"anthropic": "claude-sonnet-5-5", "google": "gemini-2.5-flash", "deepseek": "deepseek-chat"}
+MODELS = {"anthropic": "claude-sonnet-5-5", "google": "gemini-flash-latest", "deepseek": "deepseek-flash"}
 CHAT_TIMEOUT_SECONDS = 120.0
 MAX_OUTPUT_TOKENS = 4096
 TOKEN, END, ERROR = "token", "end", "error"

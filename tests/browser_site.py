@@ -21,7 +21,7 @@ from tests.live_server import csrf_of
 EMAIL = "grace@example.com"
 NEWCOMER = "newcomer@example.com"  # has no projects: the empty states
 PASSWORD = "correct horse battery"
-MODELS = {"anthropic": "claude-sonnet-5-5", "google": "gemini-2.5-flash", "deepseek": "deepseek-chat"}
+MODELS = {"anthropic": "claude-sonnet-5-5", "google": "gemini-flash-latest", "deepseek": "deepseek-flash"}
 
 INVOICES = [
     ("I get invoice exports as CSV with the columns id, customer, amount, currency, issued_at. "
@@ -258,6 +258,10 @@ def collect_documents(site: Site, client: Client, anonymous: Client) -> None:
     docs.fragment("rename thread", client.post(thread + "/rename", {"title": "Fragments"}, htmx=True).text())
     docs.fragment("rename thread with an error", client.post(thread + "/rename", {"title": ""}, 400,
                                                              htmx=True).text())
+    docs.fragment("model options", client.get("/model-options?model_provider=google", htmx=True))
+    docs.fragment("change model", client.post(thread + "/model", {"model": "", "thinking": "y"}, htmx=True).text())
+    docs.fragment("change model with an error", client.post(thread + "/model", {"model": "gemini-0"}, 400,
+                                                            htmx=True).text())
     docs.fragment("empty message", client.post(thread + "/messages", {"content": " "}, 400, htmx=True).text())
     docs.fragment("message while a reply is pending", client.post(
         f"/threads/{ids['streaming']}/messages", {"content": "And another thing"}, 409, htmx=True).text())

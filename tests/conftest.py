@@ -22,6 +22,10 @@ TEST_SECRET = "test-secret-key"
 FAKE_KEY = "sk-test-SECRET-KEY-do-not-leak"
 PASSWORD = "correct horse battery"  # every test user's, unless a test says otherwise
 PROVIDER_KEYS = {"ANTHROPIC_API_KEY": FAKE_KEY, "GEMINI_API_KEY": FAKE_KEY, "DEEPSEEK_API_KEY": FAKE_KEY}
+# Pages consult the model catalogue: by default every provider is a closed local port (refused at
+# once), never a real host; tests that need listings point them at the fake_provider's base_url.
+CLOSED_PORT_URL = "http://127.0.0.1:9"
+PROVIDER_URL_VARS = ("ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL", "DEEPSEEK_BASE_URL")
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -88,6 +92,7 @@ def app(migrated_database, request):
         "RATELIMIT_ENABLED": False,  # tests/test_rate_limits.py turns it on
         "REPLY_TICK_SECONDS": 0.05,  # the ticker notices sooner that the last reply ended, and stops
         **PROVIDER_KEYS,
+        **dict.fromkeys(PROVIDER_URL_VARS, CLOSED_PORT_URL),
         **getattr(request, "param", {}),
     })
     app.test_client_class = CSRFClient
@@ -309,6 +314,16 @@ def fake_provider_server():
 
 @pytest.fixture
 def fake_provider(fake_provider_server):
-    """The fake provider server, with its history, failure counts and reply settings reset."""
+    """The fake provider server, with its history, failure counts, models and reply settings reset."""
     fake_provider_server.reset()
     return fake_provider_server
+
+
+@pytest.fixture
+def wired(app, fake_provider):
+    """The app's providers point at the fake, with no automatic retries (fast failures)."""
+    for var in PROVIDER_URL_VARS:
+        app.config[var] = fake_provider.base_url
+    app.config["PROVIDER_MAX_RETRIES"] = 0
+    app.config["PROVIDER_TIMEOUT_SECONDS"] = 1.5
+    return fake_provider

@@ -36,8 +36,8 @@ def spec(request):
 
 
 def model_for(spec) -> str:
-    """A model name of our own: the SDKs warn about some real ones (deprecations)."""
-    return f"{spec.name}-contract-model"
+    """A model the fake offers (it refuses others, as the providers do) and no SDK warns about."""
+    return spec.default_model
 
 
 MADE = []

@@ -222,7 +222,7 @@ def test_providers_say_which_are_configured_without_the_key(app, client, api):
     assert providers["google"]["configured"] is True
     assert providers["anthropic"]["configured"] is False
     assert providers["google"]["label"] == "Google Gemini"
-    assert providers["deepseek"]["default_model"] == "deepseek-chat"
+    assert providers["deepseek"]["default_model"] == "deepseek-flash"
     assert b"sk-secret-gemini-key" not in response.data
 
 

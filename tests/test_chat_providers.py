@@ -5,18 +5,6 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Message
 
-PROVIDER_URL_VARS = ("ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL", "DEEPSEEK_BASE_URL")
-
-
-@pytest.fixture
-def wired(app, fake_provider):
-    """The app's providers point at the fake, with no automatic retries (fast failures)."""
-    for var in PROVIDER_URL_VARS:
-        app.config[var] = fake_provider.base_url
-    app.config["PROVIDER_MAX_RETRIES"] = 0
-    app.config["PROVIDER_TIMEOUT_SECONDS"] = 1.5
-    return fake_provider
-
 
 @pytest.fixture
 def api(auth):
@@ -63,7 +51,7 @@ def test_history_and_instructions_arrive_in_geminis_format(client, api, wired):
     assert request.body["systemInstruction"]["parts"] == [{"text": "Answer in French."}]
     assert [(c["role"], c["parts"][0]["text"]) for c in request.body["contents"]] == [
         ("user", "One"), ("model", "Hello from fake google. w5 w6 w7"), ("user", "Two")]
-    assert "gemini-2.5-flash" in request.path and "streamGenerateContent" in request.path
+    assert "gemini-flash-latest" in request.path and "streamGenerateContent" in request.path
 
 
 def test_history_and_instructions_arrive_in_deepseeks_format(client, api, wired):
@@ -74,7 +62,7 @@ def test_history_and_instructions_arrive_in_deepseeks_format(client, api, wired)
     assert [(m["role"], m["content"]) for m in body["messages"]] == [
         ("system", "Answer in French."), ("user", "One"), ("assistant", "Hello from fake deepseek. w5 w6 w7"),
         ("user", "Two")]
-    assert body["model"] == "deepseek-chat" and body["stream_options"] == {"include_usage": True}
+    assert body["model"] == "deepseek-flash" and body["stream_options"] == {"include_usage": True}
 
 
 def test_a_thread_from_before_the_provider_column_talks_to_anthropic(app, client, api, wired):

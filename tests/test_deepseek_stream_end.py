@@ -13,7 +13,7 @@ from app.providers.deepseek import SPEC
 
 pytestmark = pytest.mark.once
 
-CHUNK = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "deepseek-chat",
+CHUNK = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "deepseek-flash",
          "choices": [{"index": 0, "delta": {"content": "Hi."}, "finish_reason": "stop"}],
          "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
@@ -72,17 +72,17 @@ def tail_server(request):
 
 def _reply(base_url: str) -> list:
     adapter = SPEC.adapter_class(ProviderSettings("sk-test", base_url, 5.0, 0))
-    return list(adapter.stream(ReplyRequest((Turn("user", "Hi"),), None, "deepseek-chat", 16)))
+    return list(adapter.stream(ReplyRequest((Turn("user", "Hi"),), None, "deepseek-flash", 16)))
 
 
 @pytest.mark.parametrize("tail_server", ["drop"], indirect=True)
 def test_a_connection_dropped_after_done_still_completes_the_reply(tail_server):
-    assert _reply(tail_server.base_url) == [TextDelta("Hi."), StreamEnd(3, 1, "stop", "deepseek-chat")]
+    assert _reply(tail_server.base_url) == [TextDelta("Hi."), StreamEnd(3, 1, "stop", "deepseek-flash")]
 
 
 @pytest.mark.parametrize("tail_server", ["comments"], indirect=True)
 def test_a_body_that_goes_on_after_done_is_closed_and_the_reply_completes(tail_server):
     started = time.monotonic()
-    assert _reply(tail_server.base_url)[-1] == StreamEnd(3, 1, "stop", "deepseek-chat")
+    assert _reply(tail_server.base_url)[-1] == StreamEnd(3, 1, "stop", "deepseek-flash")
     assert time.monotonic() - started < 2
     assert tail_server.client_closed.wait(2), "the stream was left open"

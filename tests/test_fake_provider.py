@@ -20,12 +20,12 @@ AUTH = {"authorization": "Bearer k", "x-goog-api-key": "k"}
 
 def anthropic_body(text: str, **extra) -> dict:
     """A Messages API request body."""
-    return {"model": "m", "max_tokens": 100, "messages": [{"role": "user", "content": text}], **extra}
+    return {"model": "claude-haiku-5-5", "max_tokens": 100, "messages": [{"role": "user", "content": text}], **extra}
 
 
 def openai_body(text: str, **extra) -> dict:
     """A Chat Completions request body."""
-    return {"model": "d", "messages": [{"role": "user", "content": text}], **extra}
+    return {"model": "deepseek-flash", "messages": [{"role": "user", "content": text}], **extra}
 
 
 def gemini_body(text: str) -> dict:
@@ -70,7 +70,7 @@ def test_openai_stream_ends_with_finish_then_usage_then_done(http):
 
 
 def test_gemini_stream_under_any_version_ends_with_finish_reason_and_usage(http):
-    response = http.post("/v1beta/models/gemini-x:streamGenerateContent?alt=sse", json=gemini_body("Hi [[tokens:2]]"))
+    response = http.post("/v1beta/models/gemini-3.8-flash:streamGenerateContent?alt=sse", json=gemini_body("Hi [[tokens:2]]"))
     chunks = [json.loads(data) for _, data in sse_data(response)]
     assert [c["candidates"][0]["content"]["parts"][0]["text"] for c in chunks] == ["Hello", " from", ""]
     assert chunks[-1]["candidates"][0]["finishReason"] == "STOP"
@@ -79,7 +79,7 @@ def test_gemini_stream_under_any_version_ends_with_finish_reason_and_usage(http)
 
 @pytest.mark.parametrize(("path", "body", "text_of"), [
     ("/v1/messages", anthropic_body("Hi"), lambda r: r["content"][0]["text"]),
-    ("/v1/models/g:generateContent", gemini_body("Hi"), lambda r: r["candidates"][0]["content"]["parts"][0]["text"]),
+    ("/v1/models/gemini-3.8-flash:generateContent", gemini_body("Hi"), lambda r: r["candidates"][0]["content"]["parts"][0]["text"]),
     ("/chat/completions", openai_body("Hi"), lambda r: r["choices"][0]["message"]["content"]),
 ])
 def test_json_replies_name_the_provider(http, path, body, text_of):
@@ -91,7 +91,7 @@ def test_json_replies_name_the_provider(http, path, body, text_of):
 def test_error_bodies_have_each_providers_shape(http):
     anthropic = http.post("/v1/messages", json=anthropic_body("[[fail:529]]")).json()
     assert anthropic["type"] == "error" and anthropic["error"]["type"] == "overloaded_error"
-    gemini = http.post("/v1/models/g:generateContent", json=gemini_body("[[fail:429]]")).json()
+    gemini = http.post("/v1/models/gemini-3.8-flash:generateContent", json=gemini_body("[[fail:429]]")).json()
     assert gemini["error"]["status"] == "RESOURCE_EXHAUSTED" and gemini["error"]["code"] == 429
     openai = http.post("/chat/completions", json=openai_body("[[fail:401]]")).json()
     assert set(openai["error"]) == {"message", "type", "param", "code"}
@@ -105,7 +105,7 @@ def test_fail_with_a_count_fails_that_often_for_the_same_text(http):
 def test_requests_without_a_key_are_refused(fake_provider):
     with httpx2.Client(base_url=fake_provider.base_url) as client:
         assert client.post("/v1/messages", json=anthropic_body("Hi")).status_code == 401
-        assert client.post("/v1/models/g:generateContent", json=gemini_body("Hi")).status_code == 403
+        assert client.post("/v1/models/gemini-3.8-flash:generateContent", json=gemini_body("Hi")).status_code == 403
 
 
 def test_a_malformed_marker_is_a_400_that_quotes_it(http):
@@ -129,7 +129,7 @@ def test_requests_are_recorded_with_lower_case_headers_and_parsed_body(http, fak
     http.post("/v1/messages", json=anthropic_body("Hi there", system="Be kind."), headers={"X-Trace": "t1"})
     record = fake_provider.last("anthropic")
     assert record.headers["x-trace"] == "t1"
-    assert record.body["system"] == "Be kind." and record.model == "m"
+    assert record.body["system"] == "Be kind." and record.model == "claude-haiku-5-5"
     assert record.last_user_text == "Hi there" and record.status == 200 and not record.disconnected
     with pytest.raises(LookupError):
         fake_provider.last("google")

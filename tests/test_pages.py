@@ -47,7 +47,7 @@ def test_invalid_project_rerenders_form_with_error_and_stores_nothing(app, clien
     assert count(app, Project) == 0
 
 
-def test_new_thread_form_offers_the_registry_providers_anthropic_selected(client, signed_in):
+def test_new_thread_form_offers_the_registry_providers_anthropic_selected(client, signed_in, wired):
     project_id = create_project(client)
     html = client.get(f"/projects/{project_id}").get_data(as_text=True)
     select_html = re.search(r'<select[^>]*name="model_provider".*?</select>', html, re.S).group(0)
@@ -237,4 +237,4 @@ def test_the_dropdown_says_which_providers_are_not_configured(app, client, signe
     app.config["DEEPSEEK_API_KEY"] = None
     project_id = create_project(client)
     html = client.get(f"/projects/{project_id}").get_data(as_text=True)
-    assert "DeepSeek (not configured)</option>" in html and "Google Gemini</option>" in html
+    assert "DeepSeek (no key)</option>" in html and "Google Gemini (unreachable)</option>" in html

@@ -6,9 +6,7 @@ from app import providers
 
 def test_registry_lists_the_three_providers_in_order():
     assert providers.names() == ["anthropic", "google", "deepseek"]
-    assert providers.choices() == [
-        ("anthropic", "Anthropic Claude"), ("google", "Google Gemini"), ("deepseek", "DeepSeek"),
-    ]
+    assert [spec.label for spec in providers.PROVIDERS.values()] == ["Anthropic Claude", "Google Gemini", "DeepSeek"]
 
 
 def test_null_provider_reads_as_anthropic():

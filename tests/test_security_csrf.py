@@ -17,6 +17,7 @@ WRITES = {
     "pages.delete_project": ({}, {303}),
     "pages.create_thread": ({"title": "Another", "model_provider": "google"}, {303}),
     "pages.rename_thread": ({"title": "Renamed"}, {303}),
+    "pages.change_thread_model": ({"model": "", "thinking": "y"}, {303}),
     "pages.delete_thread": ({}, {303}),
     "pages.post_message": ({"content": "Hi"}, {303}),
     "pages.retry_message": ({}, {303}),

@@ -31,7 +31,7 @@ def test_a_second_user_gets_404_on_every_id_bearing_route_and_changes_nothing(ap
             tried.add(rule.endpoint)
     assert snapshot(app) == before
     assert {"pages.thread", "pages.earlier_messages", "pages.message_stream", "pages.stop_message",
-            "pages.retry_message", "auth.revoke_token", "api.watch_message", "api.stop_message",
+            "pages.retry_message", "pages.change_thread_model", "auth.revoke_token", "api.watch_message", "api.stop_message",
             "api.retry_message", "api.delete_project"} <= tried
 
     # The ids were the owner's real ones: she reaches every page and API read with them.

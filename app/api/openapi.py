@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from .. import providers
 from ..limits import (
-    ID_MAX, MESSAGE_CONTENT_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX,
-    THREAD_TITLE_MAX,
+    ID_MAX, MESSAGE_CONTENT_MAX, MODEL_ID_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PROJECT_INSTRUCTIONS_MAX,
+    PROJECT_NAME_MAX, THREAD_TITLE_MAX,
 )
 from ..models import COMPLETE, ERROR, INTERRUPTED, PENDING, STOPPED
+from ..services import catalog
 from .routes import bp
 
 ERRORS = {
@@ -65,14 +66,21 @@ def _schemas() -> dict:
     time = {"type": "string", "format": "date-time"}
     integer, count = {"type": "integer"}, {"type": "integer", "minimum": 0}
     cursor = _nullable({"type": "string"})
+    # One the provider lists (GET /api/providers); null: the provider's default at each reply.
+    model = _nullable(_text(MODEL_ID_MAX, min_length=1))
     return {
         "Error": _object({"error": {"type": "string"}}, closed=False),
-        "Provider": _object({"name": provider, "label": {"type": "string"}, "default_model": {"type": "string"},
-                             "configured": {"type": "boolean"}}),
+        "Provider": _object({
+            "name": provider, "label": {"type": "string"},
+            "models": {"type": "array", "items": _object({"id": {"type": "string"}, "label": {"type": "string"}})},
+            "default_model": {"type": "string"}, "models_live": {"type": "boolean"},
+            "status": {"type": "string", "enum": list(catalog.STATUSES)}, "status_message": {"type": "string"},
+            "configured": {"type": "boolean"}}),
         "Project": _object({"id": integer, "name": {"type": "string"}, "instructions": {"type": "string"},
                             "thread_count": count, "created_at": time, "updated_at": time}),
         "Thread": _object({"id": integer, "project_id": integer, "title": {"type": "string"},
-                           "model_provider": provider, "created_at": time, "updated_at": time}),
+                           "model_provider": provider, "model": _nullable({"type": "string"}),
+                           "thinking": {"type": "boolean"}, "created_at": time, "updated_at": time}),
         "Message": _object({
             "id": integer, "thread_id": integer, "role": {"type": "string", "enum": ["user", "assistant"]},
             "content": {"type": "string"},
@@ -100,10 +108,12 @@ def _schemas() -> dict:
                                            "instructions": _nullable(_text(PROJECT_INSTRUCTIONS_MAX))}, required=[]),
                                   {"name": "Research notes"}),
         "ThreadCreate": _example(_object({"title": _nullable(_text(THREAD_TITLE_MAX)),
-                                          "model_provider": _nullable(provider)}, required=[]),
+                                          "model_provider": _nullable(provider), "model": model,
+                                          "thinking": {"type": "boolean"}}, required=[]),
                                  {"title": "Sources", "model_provider": providers.DEFAULT_PROVIDER}),
         "ThreadUpdate": _example(_object({"title": _text(THREAD_TITLE_MAX, min_length=1),
-                                          "model_provider": _nullable(provider)}, required=[]),
+                                          "model_provider": _nullable(provider), "model": model,
+                                          "thinking": {"type": "boolean"}}, required=[]),
                                  {"title": "Primary sources"}),
         "MessageCreate": _example(_object({"content": _text(MESSAGE_CONTENT_MAX, min_length=1)}),
                                   {"content": "Which sources should I read first?"}),
@@ -207,7 +217,8 @@ def _paths() -> dict:
                                   "content": {"application/json": {"schema": {"type": "object"}}}}},
         }},
         "/api/providers": {"get": _operation(
-            "listProviders", "The providers and whether each has a key (never the key).",
+            "listProviders", "The providers: their chat models, default model and whether each key works "
+            "(never the key).",
             _answer(200, "The providers.", "ProviderList"))},
         "/api/projects": {
             "get": _operation("listProjects", "The caller's projects, latest activity first.",
@@ -227,13 +238,15 @@ def _paths() -> dict:
         "/api/projects/{project_id}/threads": {
             "get": _operation("listThreads", "A project's threads, latest activity first.",
                               _answer(200, "One page of threads.", "ThreadList"), path_id="project_id", paged=True),
-            "post": _operation("createThread", "Create a thread, bound to its provider for good.",
+            "post": _operation("createThread", "Create a thread, bound to its provider for good; `model` must be "
+                               "one the provider lists (400 names the valid ones), null or absent for the default.",
                                _answer(201, "The new thread.", "Thread"), path_id="project_id", body="ThreadCreate",
                                links=THREAD_LINKS),
         },
         "/api/threads/{thread_id}": {
             "get": _operation("getThread", "One thread.", _answer(200, "The thread.", "Thread"), path_id="thread_id"),
-            "patch": _operation("updateThread", "Rename a thread; its provider cannot change.",
+            "patch": _operation("updateThread", "Rename a thread, or change its model (one its provider lists) and "
+                                "thinking; its provider cannot change.",
                                 _answer(200, "The thread.", "Thread"), path_id="thread_id", body="ThreadUpdate"),
             "delete": _operation("deleteThread", "Delete a thread and its messages.",
                                  _answer(204, "Deleted.", None), path_id="thread_id"),

@@ -7,7 +7,7 @@ from flask_login import current_user
 from .. import providers, rate_limits
 from ..extensions import csrf
 from ..pagination import parse_limit
-from ..services import accounts, workspace
+from ..services import accounts, catalog, workspace
 from . import schemas
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -42,8 +42,9 @@ def _page_args() -> tuple[int, str | None]:
 
 @bp.get("/providers")
 def list_providers():
-    """The registered providers and whether each is configured."""
-    return {"providers": [schemas.provider_json(spec, current_app.config) for spec in providers.PROVIDERS.values()]}
+    """The registered providers: their models, default model and key status."""
+    return {"providers": [schemas.provider_json(summary, current_app.config)
+                          for summary in catalog.current().summaries()]}
 
 
 @bp.get("/projects")
@@ -94,10 +95,13 @@ def list_threads(project_id: int):
 
 @bp.post("/projects/<int:project_id>/threads")
 def create_thread(project_id: int):
-    """Create a thread bound to a provider for good."""
+    """Create a thread bound to a provider for good, with a model of that provider's (or its default)."""
     project = workspace.owned_project_or_404(g.user, project_id)
     data = schemas.validate(schemas.THREAD_CREATE)
-    thread = workspace.create_thread(project, data.get("title"), data.get("model_provider", providers.DEFAULT_PROVIDER))
+    provider = data.get("model_provider", providers.DEFAULT_PROVIDER)
+    _check_model(provider, data.get("model"))
+    thread = workspace.create_thread(project, data.get("title"), provider, model=data.get("model"),
+                                     thinking=data.get("thinking", True))
     return schemas.thread_json(thread), 201
 
 
@@ -109,14 +113,25 @@ def get_thread(thread_id: int):
 
 @bp.patch("/threads/<int:thread_id>")
 def update_thread(thread_id: int):
-    """Rename a thread; its provider cannot change."""
+    """Rename a thread or change its model (within its provider) and thinking; its provider cannot change."""
     thread = workspace.owned_thread_or_404(g.user, thread_id)
     data = schemas.validate(schemas.THREAD_UPDATE)
     if "model_provider" in data and data["model_provider"] != thread.provider:
         abort(400, description=f"model_provider is fixed when a thread is created; this thread stays {thread.provider!r}.")
+    if "model" in data:
+        _check_model(thread.provider, data["model"])
     if "title" in data:
         workspace.rename_thread(thread, data["title"])
+    if "model" in data or "thinking" in data:
+        workspace.set_thread_model(thread, data.get("model", thread.model), data.get("thinking", thread.thinking))
     return schemas.thread_json(thread)
+
+
+def _check_model(provider: str, model: str | None) -> None:
+    """400 naming the model and the valid ones when the provider does not list it (None: the default)."""
+    error = model and catalog.current().check(provider, model)
+    if error:
+        abort(400, description=error)
 
 
 @bp.delete("/threads/<int:thread_id>")

@@ -8,9 +8,11 @@ from flask import abort, request
 
 from .. import providers
 from ..limits import (
-    DEFAULT_THREAD_TITLE, MESSAGE_CONTENT_MAX, PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX, THREAD_TITLE_MAX,
+    DEFAULT_THREAD_TITLE, MESSAGE_CONTENT_MAX, MODEL_ID_MAX, PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX,
+    THREAD_TITLE_MAX,
 )
 from ..models import Project, Thread
+from ..services import catalog
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,16 @@ class ProviderName:
         return value
 
 
+@dataclass(frozen=True)
+class Flag:
+    """A true/false field."""
+
+    def clean(self, name: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            abort(400, description=f"{name} must be true or false.")
+        return value
+
+
 PROJECT_CREATE = {
     "name": Text(max=PROJECT_NAME_MAX, min=1, required=True),
     "instructions": Text(max=PROJECT_INSTRUCTIONS_MAX, nullable=True),
@@ -64,13 +76,18 @@ PROJECT_UPDATE = {
     "name": Text(max=PROJECT_NAME_MAX, min=1),
     "instructions": Text(max=PROJECT_INSTRUCTIONS_MAX, nullable=True),
 }
+# A model is checked against its provider's list by the catalogue, once the provider is known.
 THREAD_CREATE = {
     "title": Text(max=THREAD_TITLE_MAX, nullable=True),
     "model_provider": ProviderName(),
+    "model": Text(max=MODEL_ID_MAX, min=1, nullable=True),
+    "thinking": Flag(),
 }
 THREAD_UPDATE = {
     "title": Text(max=THREAD_TITLE_MAX, min=1),
     "model_provider": ProviderName(),
+    "model": Text(max=MODEL_ID_MAX, min=1, nullable=True),
+    "thinking": Flag(),
 }
 MESSAGE_CREATE = {
     "content": Text(max=MESSAGE_CONTENT_MAX, min=1, required=True),
@@ -127,6 +144,8 @@ def thread_json(thread: Thread) -> dict:
         "project_id": thread.project_id,
         "title": thread.title or DEFAULT_THREAD_TITLE,
         "model_provider": thread.provider,
+        "model": thread.model,
+        "thinking": thread.thinking,
         "created_at": _time(thread.created_at),
         "updated_at": _time(thread.updated_at),
     }
@@ -154,11 +173,15 @@ def message_json(message) -> dict:
     }
 
 
-def provider_json(spec: providers.ProviderSpec, config) -> dict:
-    """A provider as the API shows it: whether it has a key, never the key."""
+def provider_json(summary: catalog.ProviderModels, config) -> dict:
+    """A provider as the API shows it: its models, whether its key works, never the key."""
     return {
-        "name": spec.name,
-        "label": spec.label,
-        "default_model": spec.model(config),
-        "configured": spec.api_key(config) is not None,
+        "name": summary.name,
+        "label": summary.label,
+        "models": [{"id": model.id, "label": model.label} for model in summary.models],
+        "default_model": summary.default_model,
+        "models_live": summary.live,
+        "status": summary.status,
+        "status_message": summary.message,
+        "configured": providers.get(summary.name).api_key(config) is not None,
     }

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from .. import rate_limits
 from ..extensions import db, login
 from ..models import User
-from ..services import accounts
+from ..services import accounts, catalog
 from .forms import LoginForm, RegisterForm, TokenForm
 
 bp = Blueprint("auth", __name__)
@@ -84,7 +84,8 @@ def settings():
         _, secret = accounts.create_token(current_user, form.name.data)
         form = TokenForm(formdata=None)
     return render_template(
-        "auth/settings.html", form=form, secret=secret, tokens=accounts.user_tokens(current_user)
+        "auth/settings.html", form=form, secret=secret, tokens=accounts.user_tokens(current_user),
+        statuses=catalog.current().summaries(),
     ), 400 if form.errors else 200
 
 

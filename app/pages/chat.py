@@ -13,7 +13,7 @@ from ..services import chat, workspace
 from ..services.live import Delta, Ended, Thinking
 from .forms import ChatForm
 from .routes import bp
-from .threads import thread_context
+from .threads import gone_switch, thread_context
 
 SENTINEL = "\x00text\x00"
 
@@ -62,7 +62,7 @@ def message_stream(message_id: int):
     """A pending reply's stream for a reloaded page or a second tab, from where it left off."""
     message = workspace.owned_message_or_404(current_user, message_id)
     after = sse.last_event_id(request, fallback=len(message.content))
-    return _stream(message.id, after)
+    return _stream(message.thread, message.id, after)
 
 
 def _composer(thread, form, conflict, status):
@@ -80,13 +80,15 @@ def _reply_stream(thread, started: chat.Started, with_user_message: bool):
     items = [started.user_message] if with_user_message else []
     first = "".join(render_template("pages/_message.html", message=m, watch=False, latest_id=None)
                     for m in [*items, started.reply])
-    return _stream(started.reply.id, 0, first, started)
+    return _stream(thread, started.reply.id, 0, first, started)
 
 
-def _stream(message_id: int, after: int, first: str | None = None, started: chat.Started | None = None):
+def _stream(thread, message_id: int, after: int, first: str | None = None, started: chat.Started | None = None):
     generate_csrf()  # cached on g now, so rendering the final message never touches the session
     # The delta wrapper is rendered once; each delta is only escaped into it.
     prefix, suffix = render_template("pages/_delta.html", message_id=message_id, text=SENTINEL).split(SENTINEL)
+    # Read now: the thread is an ORM object, never touched once the stream runs.
+    thread_id, thread_model, thinking = thread.id, thread.model, thread.thinking
     thought_wrapper: list[str] = []  # the same for thoughts, rendered at the first one
     # Thoughts are followed from the start: the first event holds all so far and replaces what the page shows.
     watched = chat.watch(message_id, after, started)
@@ -100,8 +102,9 @@ def _stream(message_id: int, after: int, first: str | None = None, started: chat
             elif isinstance(item, Thinking):  # no id: ids count the answer's text, where a reconnect resumes
                 yield sse.event(_thoughts_html(message_id, item, thought_wrapper))
             elif isinstance(item, Ended):
+                switch = gone_switch(item.view, thread_id, thread_model, thinking)
                 yield sse.event(render_template("pages/_final.html", message=item.view, watch=False,
-                                                latest_id=item.view.id))
+                                                latest_id=item.view.id, gone_switch=switch))
                 return
             else:
                 yield sse.comment()

@@ -1,10 +1,10 @@
 """Forms of the pages; each owns its validation."""
-from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from .. import providers
+from ..services import catalog
 from ..limits import MESSAGE_CONTENT_MAX, PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX, THREAD_TITLE_MAX
 
 
@@ -21,16 +21,55 @@ class ProjectForm(FlaskForm):
     )
 
 
+# How a provider that is not ready reads in the dropdown.
+STATUS_WORDS = {catalog.NO_KEY: "no key", catalog.KEY_REJECTED: "key rejected", catalog.UNREACHABLE: "unreachable"}
+THINKING_LABEL = "Think before answering"
+THINKING_HELP = "Where the model can: off asks it not to think, or hides its thoughts."
+
+
+def provider_choices() -> list[tuple[str, str]]:
+    """(name, label) of every provider, a provider that is not ready saying why."""
+    return [(s.name, s.label if s.ready else f"{s.label} ({STATUS_WORDS[s.status]})")
+            for s in catalog.current().summaries()]
+
+
+def check_model(provider: str, model: str | None) -> None:
+    """A model the provider lists, or none (the provider's default); else a ValidationError naming the valid ones."""
+    error = model and catalog.current().check(provider, model)
+    if error:
+        raise ValidationError(error)
+
+
 class ThreadForm(FlaskForm):
     title = StringField("Title", filters=[strip], validators=[Optional(), Length(max=THREAD_TITLE_MAX)])
     model_provider = SelectField(
-        "Provider", choices=lambda: providers.choices(current_app.config), default=providers.DEFAULT_PROVIDER,
-        validate_choice=False,
+        "Provider", choices=provider_choices, default=providers.DEFAULT_PROVIDER, validate_choice=False,
     )
+    # Rendered by the template (an <optgroup> per provider, or htmx's options for one); checked below.
+    model = SelectField("Model", choices=[], default="", validate_choice=False)
+    thinking = BooleanField(THINKING_LABEL, default=True, description=THINKING_HELP)
 
     def validate_model_provider(self, field):
         if field.data not in providers.PROVIDERS:
             raise ValidationError(providers.unknown_provider_message(field.data))
+
+    def validate_model(self, field):
+        if self.model_provider.data in providers.PROVIDERS:
+            check_model(self.model_provider.data, field.data)
+
+
+class ThreadModelForm(FlaskForm):
+    """A thread's model (within its provider) and thinking; the provider comes from the thread."""
+
+    model = SelectField("Model", choices=[], default="", validate_choice=False)
+    thinking = BooleanField(THINKING_LABEL, default=True, description=THINKING_HELP)
+
+    def __init__(self, provider: str, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.provider = provider
+
+    def validate_model(self, field):
+        check_model(self.provider, field.data)
 
 
 class RenameThreadForm(FlaskForm):

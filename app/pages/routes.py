@@ -4,10 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from .. import providers
 from ..htmx import is_htmx, redirect_to, render_blocks, render_page
 from ..pagination import parse_limit
-from ..services import workspace
-from .forms import ProjectForm, RenameThreadForm, ThreadForm
+from ..services import catalog, workspace
+from .forms import ProjectForm, ThreadForm
 
 bp = Blueprint("pages", __name__)
 
@@ -21,7 +22,10 @@ def require_login():
 def _index(form: ProjectForm, status: int = 200, *blocks: str):
     page = workspace.projects_page(current_user, parse_limit(request.args.get("limit")),
                                    request.args.get("cursor"))
-    return render_page("pages/index.html", *blocks, page=page, form=form), status
+    # The first-run card shows until one provider is ready (a page waits for a first listing briefly).
+    statuses = catalog.current().summaries()
+    return render_page("pages/index.html", *blocks, page=page, form=form, statuses=statuses,
+                       any_ready=any(s.ready for s in statuses)), status
 
 
 @bp.get("/")
@@ -47,6 +51,7 @@ def _project(project, thread_form: ThreadForm, edit_form: ProjectForm, status: i
     return render_page(
         "pages/project.html", *blocks, project=project, page=page, form=thread_form,
         edit_form=edit_form, thread_count=workspace.thread_count(project),
+        model_groups=catalog.current().summaries(),
     ), status
 
 
@@ -65,8 +70,18 @@ def create_thread(project_id: int):
     form = ThreadForm()
     if not form.validate_on_submit():
         return _project(project, form, ProjectForm(obj=project, formdata=None), 400, "thread_form")
-    thread = workspace.create_thread(project, form.title.data, form.model_provider.data)
+    thread = workspace.create_thread(project, form.title.data, form.model_provider.data,
+                                     model=form.model.data or None, thinking=form.thinking.data)
     return redirect_to(url_for("pages.thread", thread_id=thread.id))
+
+
+@bp.get("/model-options")
+def model_options():
+    """The new-thread form's model select for one provider (htmx swaps it in when the provider changes)."""
+    name = request.args.get("model_provider")
+    names = [name] if name in providers.PROVIDERS else None
+    return render_blocks("pages/project.html", "model_field", form=ThreadForm(formdata=None),
+                         model_groups=catalog.current().summaries(names))
 
 
 @bp.post("/projects/<int:project_id>/edit")
@@ -93,20 +108,6 @@ def delete_project(project_id: int):
                            back=url_for("pages.project", project_id=project.id))
     workspace.delete_project(project)
     return _deleted(url_for("pages.index"))
-
-
-@bp.post("/threads/<int:thread_id>/rename")
-def rename_thread(thread_id: int):
-    """Give a thread a new title."""
-    thread = workspace.owned_thread_or_404(current_user, thread_id)
-    form = RenameThreadForm()
-    if not form.validate_on_submit():
-        return render_blocks("pages/thread.html", "thread_header", thread=thread, rename_form=form), 400
-    workspace.rename_thread(thread, form.title.data)
-    if is_htmx():
-        return render_blocks("pages/thread.html", "thread_header", thread=thread,
-                             rename_form=RenameThreadForm(obj=thread, formdata=None))
-    return redirect(url_for("pages.thread", thread_id=thread.id), code=303)
 
 
 @bp.route("/threads/<int:thread_id>/delete", methods=["GET", "POST"])

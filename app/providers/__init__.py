@@ -41,12 +41,6 @@ def unknown_provider_message(value: object) -> str:
     return f"Unknown model_provider {value!r}; valid values are: {', '.join(names())}."
 
 
-def choices(config: Mapping | None = None) -> list[tuple[str, str]]:
-    """(name, label) pairs for a select field; with a config, unconfigured ones say so."""
-    return [(spec.name, spec.label if config is None or spec.api_key(config) else f"{spec.label} (not configured)")
-            for spec in PROVIDERS.values()]
-
-
 @lru_cache(maxsize=None)
 def _adapter(spec_name: str, settings: ProviderSettings) -> Adapter:
     return PROVIDERS[spec_name].adapter_class(settings)
@@ -66,5 +60,5 @@ def adapter_for(name: str | None, config: Mapping) -> Adapter:
 
 __all__ = [
     "DEFAULT_PROVIDER", "PROVIDERS", "ProviderSpec", "UnknownProvider", "ProviderError",
-    "names", "get", "choices", "adapter_for", "unknown_provider_message",
+    "names", "get", "adapter_for", "unknown_provider_message",
 ]

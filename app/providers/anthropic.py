@@ -7,8 +7,8 @@ import anthropic
 import httpx2
 
 from .base import (
-    Event, ProviderSettings, ProviderSpec, StreamEnd, ReplyRequest, TextDelta, ThinkingDelta, status_error,
-    transport_error,
+    LIST_OPTIONS, Event, ModelInfo, ProviderSettings, ProviderSpec, ReplyRequest, StreamEnd, TextDelta,
+    ThinkingDelta, model_missing_error, status_error, transport_error,
 )
 
 LABEL = "Anthropic Claude"
@@ -65,6 +65,8 @@ class AnthropicAdapter:
                         input_tokens = event.usage.input_tokens or input_tokens
                         details = event.usage.output_tokens_details
                         reasoning_tokens = details.thinking_tokens if details else reasoning_tokens
+        except anthropic.NotFoundError as exc:
+            raise model_missing_error(LABEL, request.model) from exc
         except anthropic.APIStatusError as exc:
             midway = exc.status_code == 200
             status = ERROR_TYPE_STATUS.get(exc.type or "") if midway else exc.status_code
@@ -90,6 +92,25 @@ def thinking_config(request: ReplyRequest):
     if request.thinking:
         return {"type": "adaptive", "display": "summarized"}
     return {"type": "disabled"} if request.thinking_optional else anthropic.omit
+
+    def list_models(self) -> list[ModelInfo]:
+        """The models that are not retired, every page read; see Adapter.list_models."""
+        try:
+            # Iterating the page follows has_more / last_id through every page.
+            listed = list(self._client.with_options(**LIST_OPTIONS).models.list())
+        except anthropic.APIStatusError as exc:
+            raise status_error(LABEL, exc.status_code) from exc
+        except anthropic.APIConnectionError as exc:
+            raise transport_error(LABEL, self.settings, exc.__cause__, midway=False) from exc
+        return [_model_info(model) for model in listed if model.lifecycle != "retired"]
+
+
+def _model_info(model: anthropic.types.ModelInfo) -> ModelInfo:
+    """A listed model, with what its capabilities say about thinking."""
+    thinking = model.capabilities.thinking if model.capabilities else None
+    thinks = bool(thinking and thinking.supported)
+    return ModelInfo(model.id, model.display_name or model.id, thinks=thinks,
+                     thinking_optional=not thinks or thinking.types.disabled.supported)
 
 
 SPEC = ProviderSpec(

@@ -77,6 +77,10 @@ class ProviderSettings:
     max_retries: int
 
 
+# A listing is a short call of its own, not retried: it runs in the background, a failed one is
+# simply tried again later, and a page never waits for it longer than MODEL_LIST_WAIT_SECONDS.
+LIST_OPTIONS = {"timeout": 10.0, "max_retries": 0}
+
 # Why a provider refused, where the app acts on it: a bad key, or a model it does not offer (any more).
 KEY_REJECTED, MODEL_MISSING = "key_rejected", "model_missing"
 
@@ -128,6 +132,12 @@ def status_error(
     retryable = status is None or status in (408, 409, 429) or status >= 500
     reason = KEY_REJECTED if key_rejected or status in (401, 403) else None
     return ProviderError(message, status=504 if status in (408, 504) else 502, retryable=retryable, reason=reason)
+
+
+def model_missing_error(label: str, model: str) -> ProviderError:
+    """The ProviderError for a model the provider does not offer (any more): the user picks another."""
+    return ProviderError(f"{label} no longer offers {model}. Choose another model for this thread, then Retry.",
+                         reason=MODEL_MISSING)
 
 
 def transport_error(

@@ -1,6 +1,7 @@
 """DeepSeek through the `openai` SDK pointed at DeepSeek's OpenAI-compatible endpoint."""
 from __future__ import annotations
 
+import re
 from itertools import islice
 from typing import Iterator
 
@@ -8,13 +9,17 @@ import httpx2
 import openai
 
 from .base import (
-    Event, ProviderSettings, ProviderSpec, StreamEnd, ReplyRequest, TextDelta, ThinkingDelta, status_error,
-    transport_error,
+    LIST_OPTIONS, Event, ModelInfo, ProviderSettings, ProviderSpec, ReplyRequest, StreamEnd, TextDelta,
+    ThinkingDelta, model_missing_error, status_error, transport_error,
 )
 
 LABEL = "DeepSeek"
 # What may follow [DONE]: the end of the chunked body, a read or two; more and the connection is dropped.
 TAIL_READS = 4
+# DeepSeek lists bare ids, nothing about thinking. Its docs: the V4 models and deepseek-flash (V4.1
+# Flash) think by default and take {"thinking": {"type": "disabled"}}; the older ones never thought.
+THINKING_MODELS = re.compile(r"^deepseek-(v4|flash)")
+MODEL_NOT_EXIST = "Model Not Exist"
 
 
 class _DrainingDecoder:
@@ -92,6 +97,8 @@ class DeepSeekAdapter:
                                 yield ThinkingDelta(thought)
                         stop_reason = choice.finish_reason or stop_reason
         except openai.APIStatusError as exc:
+            if exc.status_code == 400 and MODEL_NOT_EXIST in exc.message:
+                raise model_missing_error(LABEL, request.model) from exc
             raise status_error(LABEL, exc.status_code) from exc
         except openai.APIConnectionError as exc:
             # Timeouts and broken connections come wrapped, mid-stream too; the cause says which.
@@ -107,6 +114,24 @@ class DeepSeekAdapter:
             model=model,
         )
 
+    def list_models(self) -> list[ModelInfo]:
+        """Every model DeepSeek lists (all of them chat); see Adapter.list_models."""
+        try:
+            listed = list(self._client.with_options(**LIST_OPTIONS).models.list())
+        except openai.APIStatusError as exc:
+            raise status_error(LABEL, exc.status_code) from exc
+        except openai.APIConnectionError as exc:
+            raise transport_error(LABEL, self.settings, exc.__cause__, midway=False) from exc
+        return [_model_info(model.id) for model in listed]
+
+
+def _model_info(model_id: str) -> ModelInfo:
+    """A listed id, with a label made from it ("deepseek-v4-pro" → "DeepSeek V4 Pro")."""
+    words = [word.upper() if re.fullmatch(r"v\d.*", word) else word.capitalize()
+             for word in model_id.removeprefix("deepseek-").split("-")]
+    thinks = bool(THINKING_MODELS.match(model_id))
+    return ModelInfo(model_id, " ".join(["DeepSeek", *words]), thinks=thinks, thinking_optional=True)
+
 
 def _reasoning_tokens(usage) -> int | None:
     """The reply's thought tokens, which completion_tokens includes."""
@@ -117,7 +142,7 @@ def _reasoning_tokens(usage) -> int | None:
 SPEC = ProviderSpec(
     name="deepseek",
     label=LABEL,
-    default_model="deepseek-chat",
+    default_model="deepseek-flash",
     default_base_url="https://api.deepseek.com",
     key_vars=('DEEPSEEK_API_KEY',),
     base_url_var="DEEPSEEK_BASE_URL",

@@ -1,6 +1,7 @@
 """Google Gemini through the `google-genai` SDK (streaming generate-content)."""
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 import httpx2
@@ -9,13 +10,19 @@ from google.genai import errors, types
 from google.genai.client import DebugConfig
 
 from .base import (
-    Event, ProviderSettings, ProviderSpec, StreamEnd, ReplyRequest, TextDelta, ThinkingDelta, status_error,
-    transport_error,
+    LIST_OPTIONS, Event, ModelInfo, ProviderError, ProviderSettings, ProviderSpec, ReplyRequest, StreamEnd,
+    TextDelta, ThinkingDelta, model_missing_error, status_error, transport_error,
 )
 
 LABEL = "Google Gemini"
 API_VERSION = "v1"  # the SDK's own default, pinned so GOOGLE_GENAI_API_VERSION has no effect
 RETRY_STATUSES = [429, 500, 502, 503, 504]
+# Models that pass the generateContent filter but do not chat in text: speech, images, live audio.
+NOT_CHAT = re.compile(r"tts|image|imagen|embedding|live|native-audio|veo|aqa")
+# Gemini's listing says whether a model thinks, not whether thinking can be switched off. Gemini 3 (and the
+# -latest aliases, which point at it) is not documented to take a zero thinking budget and the Pro models
+# refuse one: for them "off" hides the thoughts instead of sending a parameter the API may refuse.
+ALWAYS_THINKS = re.compile(r"^gemini-3|-pro\b|-latest$")
 
 
 class GoogleAdapter:
@@ -64,15 +71,49 @@ class GoogleAdapter:
             for last in chunks:
                 yield from _parts(last)
         except errors.APIError as exc:
-            # Gemini answers a wrong key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID.
-            key_rejected = "API_KEY_INVALID" in str(exc.details)
-            raise status_error(LABEL, exc.code, midway=last is not None, key_rejected=key_rejected) from exc
+            if exc.code == 404 and last is None:
+                raise model_missing_error(LABEL, request.model) from exc
+            raise _api_error(exc, midway=last is not None) from exc
         except httpx2.HTTPError as exc:
             # genai lets every transport error escape as a raw httpx2 exception.
             raise transport_error(LABEL, self.settings, exc, midway=last is not None) from exc
         finally:
             chunks.close()
         yield _reply_end(last, request.model)
+
+    def list_models(self) -> list[ModelInfo]:
+        """The models that can chat, every page read; see Adapter.list_models."""
+        config = {"http_options": types.HttpOptions(
+            timeout=int(LIST_OPTIONS["timeout"] * 1000), retry_options=types.HttpRetryOptions(attempts=1))}
+        try:
+            # Iterating the pager follows nextPageToken through every page.
+            listed = list(self._client.models.list(config=config))
+        except errors.APIError as exc:
+            raise _api_error(exc, midway=False) from exc
+        except httpx2.HTTPError as exc:
+            raise transport_error(LABEL, self.settings, exc, midway=False) from exc
+        return [_model_info(model) for model in listed if _chats(model)]
+
+
+def _api_error(exc: errors.APIError, *, midway: bool) -> ProviderError:
+    # Gemini answers a wrong key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID.
+    key_rejected = "API_KEY_INVALID" in str(exc.details)
+    return status_error(LABEL, exc.code, midway=midway, key_rejected=key_rejected)
+
+
+def _model_id(model: types.Model) -> str:
+    return (model.name or "").removeprefix("models/")
+
+
+def _chats(model: types.Model) -> bool:
+    """Whether a listed model answers a text chat."""
+    return "generateContent" in (model.supported_actions or ()) and not NOT_CHAT.search(_model_id(model))
+
+
+def _model_info(model: types.Model) -> ModelInfo:
+    model_id = _model_id(model)
+    return ModelInfo(model_id, model.display_name or model_id, thinks=bool(model.thinking),
+                     thinking_optional=not ALWAYS_THINKS.search(model_id))
 
 
 def thinking_config(request: ReplyRequest) -> types.ThinkingConfig | None:
@@ -110,7 +151,7 @@ def _reply_end(last: types.GenerateContentResponse | None, model: str) -> Stream
 SPEC = ProviderSpec(
     name="google",
     label=LABEL,
-    default_model="gemini-2.5-flash",
+    default_model="gemini-flash-latest",
     default_base_url="https://generativelanguage.googleapis.com",
     key_vars=('GEMINI_API_KEY', 'GOOGLE_API_KEY'),
     base_url_var="GOOGLE_GEMINI_BASE_URL",

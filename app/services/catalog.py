@@ -18,13 +18,16 @@ from typing import Mapping
 from flask import current_app
 
 from .. import providers
-from ..providers.base import KEY_REJECTED, ModelInfo, ProviderError
+from ..providers.base import KEY_REJECTED, ModelInfo, ProviderError, ProviderSpec
 
 log = logging.getLogger(__name__)
 
 # How the latest check of a provider went (KEY_REJECTED: the provider answered 401/403).
 READY, NO_KEY, UNREACHABLE, UNKNOWN = "ready", "no_key", "unreachable", "unknown"
+STATUSES = (READY, NO_KEY, KEY_REJECTED, UNREACHABLE)  # as users and the API see them
 REDIS_KEY = "chat:models:{}"
+# A failed listing is tried again after this long (or the TTL, if shorter), not on every page.
+FAILED_RETRY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -35,13 +38,41 @@ class Listing:
     status: str = UNKNOWN
     error: str | None = None  # the latest failure, as a user may read it (never a key)
     listed_at: float | None = None  # time.time() of the last good list
+    checked_at: float | None = None  # time.time() of the latest listing call, good or not
 
     def live(self, ttl: float) -> bool:
         """Whether the list was read within the TTL (else it is a cached one, or none)."""
         return self.listed_at is not None and time.time() - self.listed_at < ttl
 
+    def due(self, ttl: float) -> bool:
+        """Whether it is time to list again: the list is stale, or a failed check may be retried."""
+        if self.status == READY:
+            return not self.live(ttl)
+        return self.checked_at is None or time.time() - self.checked_at >= min(ttl, FAILED_RETRY_SECONDS)
+
     def ids(self) -> list[str]:
         return [model.id for model in self.models]
+
+
+@dataclass(frozen=True)
+class ProviderModels:
+    """One provider as the new-thread form, the settings page and the API show it."""
+
+    name: str
+    label: str
+    models: tuple[ModelInfo, ...]
+    default_model: str
+    live: bool  # read within the TTL; else a cached list, or none
+    status: str  # one of STATUSES
+    message: str  # what the status means, naming the variable to set
+
+    @property
+    def ready(self) -> bool:
+        return self.status == READY
+
+    def label_of(self, model: str) -> str:
+        """A model's label, or its id when it is not listed."""
+        return next((m.label for m in self.models if m.id == model), model)
 
 
 class Catalog:
@@ -61,15 +92,45 @@ class Catalog:
 
         With `wait`, a provider never listed yet is waited on for a bounded time.
         """
-        spec = providers.get(name)
+        return self.listings([name], wait)[providers.get(name).name]
+
+    def listings(self, names: list[str] | None = None, wait: bool = True) -> dict[str, Listing]:
+        """Several providers' listings, their first listings waited on together, within one bounded wait."""
+        specs = [providers.get(name) for name in (names or providers.names())]
+        first = [done for done in map(self._refresh_if_due, specs) if done is not None]
+        deadline = time.monotonic() + self.wait_seconds
+        for done in first if wait else ():
+            done.wait(max(0.0, deadline - time.monotonic()))
+        return {spec.name: self._known(spec) for spec in specs}
+
+    def _refresh_if_due(self, spec: ProviderSpec) -> threading.Event | None:
+        """Start a listing when one is due; the Event to wait on when none was ever made."""
+        if spec.api_key(self.config) is None:
+            return None
+        current = self._listings.get(spec.name)
+        if current is None or current.due(self.ttl):
+            done = self.refresh(spec.name)
+            return done if current is None else None
+        return None
+
+    def _known(self, spec: ProviderSpec) -> Listing:
         if spec.api_key(self.config) is None:
             return Listing(status=NO_KEY, error=spec.missing_key_message())
-        current = self._listings.get(spec.name)
-        if current is None or not current.live(self.ttl):
-            done = self.refresh(spec.name)
-            if current is None and wait:
-                done.wait(self.wait_seconds)
-        return self._listings.get(spec.name) or Listing()
+        return self._listings.get(spec.name) or Listing(
+            status=UNKNOWN, error=f"{spec.label} did not list its models within {self.wait_seconds:g} s.")
+
+    def summaries(self, names: list[str] | None = None) -> list[ProviderModels]:
+        """Each provider's models, default and key status, as pages and the API show them."""
+        return [self._summary(name, listing) for name, listing in self.listings(names).items()]
+
+    def summary(self, name: str) -> ProviderModels:
+        """One provider's models, default and key status."""
+        return self.summaries([name])[0]
+
+    def _summary(self, name: str, listing: Listing) -> ProviderModels:
+        status, message = self.status(name, listing)
+        return ProviderModels(name, providers.get(name).label, listing.models, self.default_model(name, listing),
+                              listing.live(self.ttl), status, message)
 
     def refresh(self, name: str) -> threading.Event:
         """List the provider's models in the background, unless a listing is already under way."""
@@ -87,11 +148,10 @@ class Catalog:
         except ProviderError as exc:
             status = KEY_REJECTED if exc.reason == KEY_REJECTED else UNREACHABLE
             log.warning("Listing the models of %s failed: %s", name, exc.message)
-            self._store(name, replace(self._listings.get(name) or Listing(), status=status, error=exc.message))
+            self._failed(name, status, exc.message)
         except Exception:  # garbage from the provider must not break a page
-            log.exception("Listing the models of %s failed unexpectedly", name)
-            self._store(name, replace(self._listings.get(name) or Listing(), status=UNREACHABLE,
-                                      error="The model list could not be read."))
+            log.warning("Listing the models of %s failed: the answer could not be read", name, exc_info=True)
+            self._failed(name, UNREACHABLE, f"{providers.get(name).label} sent a model list that could not be read.")
         finally:
             with self._lock:
                 self._inflight.pop(name, None)
@@ -102,10 +162,18 @@ class Catalog:
         if shared is not None:
             return shared
         models = tuple(providers.adapter_for(name, self.config).list_models())
-        listing = Listing(models=models, status=READY, listed_at=time.time())
+        if not models:
+            raise ProviderError(f"{providers.get(name).label} listed no model that can chat.")
+        now = time.time()
+        listing = Listing(models=models, status=READY, listed_at=now, checked_at=now)
         self._share(name, listing)
         self._warn_if_default_missing(name, listing)
         return listing
+
+    def _failed(self, name: str, status: str, error: str) -> None:
+        """Keep the last good list, noting how the latest check went."""
+        self._store(name, replace(self._listings.get(name) or Listing(), status=status, error=error,
+                                  checked_at=time.time()))
 
     def _store(self, name: str, listing: Listing) -> None:
         self._listings[name] = listing
@@ -122,7 +190,7 @@ class Catalog:
             return None
         data = json.loads(raw)
         return Listing(models=tuple(ModelInfo(**model) for model in data["models"]), status=READY,
-                       listed_at=data["listed_at"])
+                       listed_at=data["listed_at"], checked_at=data["listed_at"])
 
     def _share(self, name: str, listing: Listing) -> None:
         if self.redis is None:
@@ -154,6 +222,17 @@ class Catalog:
         if not ids or configured in ids:
             return configured
         return spec.default_model if spec.default_model in ids else ids[0]
+
+    def status(self, name: str, listing: Listing) -> tuple[str, str]:
+        """(status, a sentence saying what it means and what to set), as settings and the API show it."""
+        spec = providers.get(name)
+        if listing.status == READY:
+            return READY, f"{spec.label} is ready: {len(listing.models)} models listed."
+        if listing.status == NO_KEY:
+            return NO_KEY, spec.missing_key_message()
+        if listing.status == KEY_REJECTED:
+            return KEY_REJECTED, f"{spec.label} rejected the API key: check {' or '.join(spec.key_vars)}."
+        return UNREACHABLE, listing.error or f"{spec.label} could not be reached."
 
     def known_model(self, name: str, model: str) -> ModelInfo | None:
         """What the last good list says of one model, without listing anything (None: not known)."""

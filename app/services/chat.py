@@ -68,7 +68,7 @@ def start_reply(thread: Thread, content: str, config: Mapping) -> Started:
                 {"thread_id": thread.id, "role": "user", "content": content, "status": COMPLETE, "provider": None,
                  "model": None, "attempt": 0, "created_at": now, "heartbeat_at": None},
                 {"thread_id": thread.id, "role": "assistant", "content": "", "status": PENDING,
-                 "provider": spec.name, "model": spec.model(config), "attempt": 1, "created_at": now,
+                 "provider": spec.name, "model": _model(thread), "attempt": 1, "created_at": now,
                  "heartbeat_at": now},
             ])
             user, reply = sorted(map(replies_store.view_of, rows), key=lambda message: message.role == "assistant")
@@ -91,7 +91,7 @@ def retry_reply(message: Message, config: Mapping) -> Started:
                     status=PENDING, attempt=Message.attempt + 1, content="", error=None, stop_reason=None,
                     input_tokens=None, output_tokens=None, thinking=None, reasoning_tokens=None, thinking_ms=None,
                     stop_requested=False, heartbeat_at=utcnow(),
-                    provider=spec.name, model=spec.model(config))
+                    provider=spec.name, model=_model(thread))
             )
         if result.rowcount != 1:
             db.session.rollback()
@@ -99,6 +99,11 @@ def retry_reply(message: Message, config: Mapping) -> Started:
         _touch(thread, utcnow())
         db.session.refresh(message)
         return _launch(thread, replies_store.view_of(message), None, config)
+
+
+def _model(thread: Thread) -> str:
+    """The model the thread's next reply asks for: its own, else its provider's default (from the cache only)."""
+    return thread.model or catalog.current().default_model(thread.provider)
 
 
 @contextmanager
@@ -228,9 +233,13 @@ def _runner() -> Runner:
 
 
 def init_app(app) -> None:
-    """Give the app its runner, bound to its own engine and the app's configuration."""
+    """Give the app its runner, bound to its own engine and the app's configuration.
+
+    A model the provider no longer offers makes the runner refresh that provider's model list.
+    """
     with app.app_context():
-        app.extensions["reply_runner"] = Runner(own_engine(db.engine), app.config)
+        app.extensions["reply_runner"] = Runner(own_engine(db.engine), app.config,
+                                                model_missing=app.extensions["model_catalog"].refresh)
 
 
 def shutdown(app, grace_seconds: float) -> None:

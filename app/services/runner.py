@@ -9,13 +9,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 from sqlalchemy import Engine, create_engine
 
 from .. import db_pool, providers
 from ..models import COMPLETE, ERROR, INTERRUPTED, STOPPED
-from ..providers.base import ProviderError, ReplyRequest, StreamEnd, TextDelta, ThinkingDelta
+from ..providers.base import MODEL_MISSING, ProviderError, ReplyRequest, StreamEnd, TextDelta, ThinkingDelta
 from . import replies_store
 from .live import REPLIES, Ended, LiveReply, ReplyStopped
 from .relay import RedisRelay
@@ -39,9 +39,11 @@ class ReplyJob:
 class Runner:
     """Runs replies in this process and keeps them alive until the writer has stored them."""
 
-    def __init__(self, engine: Engine, config: Mapping):
+    def __init__(self, engine: Engine, config: Mapping,
+                 model_missing: Callable[[str], threading.Event | None] = lambda name: None):
         self.engine = engine
         self.config = config  # the app's live config; read without Flask
+        self.model_missing = model_missing  # told the provider's name when it no longer offers a model
         self.tick_seconds = float(config["REPLY_TICK_SECONDS"])
         self.save_seconds = float(config["REPLY_SAVE_SECONDS"])
         self.heartbeat_seconds = float(config["REPLY_HEARTBEAT_SECONDS"])
@@ -98,6 +100,8 @@ class Runner:
             ending = _ending(live, end, STOPPED, stop_reason="user_stopped")
         except ProviderError as exc:
             ending, http_status = _ending(live, end, ERROR, error=exc.message), exc.status
+            if exc.reason == MODEL_MISSING:
+                self._refresh_models(job.provider)
         except Exception:  # a bug must still end the reply, never leave it pending
             log.exception("Reply %s failed unexpectedly", live.message_id)
             ending, http_status = _ending(live, end, ERROR, error=UNEXPECTED_ERROR), 500
@@ -105,6 +109,13 @@ class Runner:
             self.writer.queue(QueuedEnding(job.reply, live, ending, http_status))
         except ReplyStopped:  # a Stop sent as the provider finished lands late; the ending stands
             self.writer.ensure_running()
+
+    def _refresh_models(self, provider: str) -> None:
+        """Have the provider's model list read again, and wait a little for it."""
+        # So the page that shows this error already offers only the models that are left.
+        refreshing = self.model_missing(provider)
+        if refreshing is not None:
+            refreshing.wait(float(self.config["MODEL_LIST_WAIT_SECONDS"]))
 
     # The ticker, not the deltas, saves partial text, beats and acts on Stop,
     # so a silent provider can still be stopped and a dead runner is noticed.

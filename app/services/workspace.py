@@ -72,9 +72,11 @@ def delete_project(project: Project) -> None:
     db.session.commit()
 
 
-def create_thread(project: Project, title: str | None, provider: str) -> Thread:
-    """A new thread bound to a provider for good."""
-    thread = Thread(project=project, title=title or DEFAULT_THREAD_TITLE, model_provider=provider)
+def create_thread(project: Project, title: str | None, provider: str, model: str | None = None,
+                  thinking: bool = True) -> Thread:
+    """A new thread bound to a provider for good; no model means the provider's default at each reply."""
+    thread = Thread(project=project, title=title or DEFAULT_THREAD_TITLE, model_provider=provider, model=model,
+                    thinking=thinking)
     db.session.add(thread)
     thread.touch()
     db.session.commit()
@@ -84,6 +86,14 @@ def create_thread(project: Project, title: str | None, provider: str) -> Thread:
 def rename_thread(thread: Thread, title: str) -> Thread:
     """Give a thread a new title."""
     thread.title = title
+    thread.touch()
+    db.session.commit()
+    return thread
+
+
+def set_thread_model(thread: Thread, model: str | None, thinking: bool) -> Thread:
+    """Change the model (None: the provider's default) and thinking the thread's next reply uses."""
+    thread.model, thread.thinking = model, thinking
     thread.touch()
     db.session.commit()
     return thread

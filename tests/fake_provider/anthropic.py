@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import re
 
-from tests.fake_provider.wire import MESSAGES, Reply, Wire, content_text, sse
+from tests.fake_provider.models import FakeModel
+from tests.fake_provider.wire import MESSAGES, Reply, Wire, content_text, page_after, sse
 
 
 # Claude 4.7+ and 5.x think adaptively only: a budget (`enabled`) is a 400; 5.x think by default.
@@ -21,6 +22,8 @@ class AnthropicWire(Wire):
     name = "anthropic"
     overloaded = 529
     routes = (("POST", re.compile(r".*/v1/messages", re.S)),)
+    list_path = re.compile(r"(?:/.*)?/v1/models")
+    page_size = 4  # Anthropic's is 20
     error_types = {
         400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
         403: "permission_error", 404: "not_found_error", 413: "request_too_large",
@@ -36,6 +39,44 @@ class AnthropicWire(Wire):
 
     def has_key(self, headers: dict[str, str], query: str) -> bool:
         return bool(headers.get("x-api-key")) or super().has_key(headers, query)
+
+    def lists_for(self, headers: dict[str, str]) -> bool:
+        return "anthropic-version" in headers
+
+    def list_page(self, models: tuple[FakeModel, ...], query: dict[str, str]) -> dict:
+        """`GET /v1/models?limit&after_id&before_id`: data, has_more, first_id, last_id."""
+        ids = [model.id for model in models]
+        size = int(query.get("limit") or self.page_size)
+        if "before_id" in query:
+            end = ids.index(query["before_id"]) if query["before_id"] in ids else 0
+            page, start = models[max(0, end - size):end], max(0, end - size)
+            more = start > 0
+        else:
+            start = ids.index(query["after_id"]) + 1 if query.get("after_id") in ids else 0
+            page, following = page_after(list(models), start, size)
+            more = following is not None
+        data = [self._model(model) for model in page]
+        return {"data": data, "has_more": more, "first_id": data[0]["id"] if data else None,
+                "last_id": data[-1]["id"] if data else None}
+
+    def _model(self, model: FakeModel) -> dict:
+        """A ModelInfo object with its capabilities (the ones the app reads, and a few it does not)."""
+        def supported(value: bool) -> dict:
+            return {"supported": value}
+
+        thinking = {"supported": model.thinks, "types": {
+            "adaptive": supported(model.thinks), "enabled": supported(False),
+            "disabled": supported(model.can_disable_thinking), "between_tools": supported(model.thinks)}}
+        return {"type": "model", "id": model.id, "display_name": model.label or model.id,
+                "created_at": "2026-09-01T00:00:00Z", "lifecycle": model.lifecycle, "deprecated_at": None,
+                "retires_at": None, "max_input_tokens": 1_000_000, "max_tokens": 128_000,
+                "capabilities": {"thinking": thinking, "image_input": supported(True),
+                                 "effort": {"supported": True, "low": supported(True), "medium": supported(True),
+                                            "high": supported(True), "xhigh": supported(True),
+                                            "max": supported(True)}}}
+
+    def unknown_model(self, model: str | None) -> tuple[int, dict]:
+        return self.error(404, f"model: {model}")
 
     def headers(self, reply: Reply | None) -> list[tuple[str, str]]:
         return [("request-id", f"req_{reply.id if reply else 'fake'}")]

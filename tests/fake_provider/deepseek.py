@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from tests.fake_provider.models import FakeModel
 from tests.fake_provider.wire import MESSAGES, Reply, Wire, content_text, sse
 
 
@@ -16,6 +17,7 @@ class DeepSeekWire(Wire):
     name = "deepseek"
     overloaded = 503
     routes = (("POST", re.compile(r".*/chat/completions", re.S)),)
+    list_path = re.compile(r"(?:/v1)?/models")
     error_types = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
                    404: "not_found_error", 429: "rate_limit_error"}
 
@@ -26,6 +28,18 @@ class DeepSeekWire(Wire):
 
     def max_tokens(self, body: dict) -> int | None:
         return body.get("max_tokens") or body.get("max_completion_tokens")
+
+    def lists_for(self, headers: dict[str, str]) -> bool:
+        # /v1/models is Gemini's listing path too: the SDKs tell them apart by their own headers.
+        return "x-goog-api-key" not in headers and "anthropic-version" not in headers
+
+    def list_page(self, models: tuple[FakeModel, ...], query: dict[str, str]) -> dict:
+        """`GET /models`: every model in one list, with no `created` (DeepSeek sends none)."""
+        return {"object": "list", "data": [{"id": m.id, "object": "model", "owned_by": "deepseek"} for m in models]}
+
+    def unknown_model(self, model: str | None) -> tuple[int, dict]:
+        return 400, {"error": {"message": "Model Not Exist", "type": "invalid_request_error", "param": None,
+                               "code": "invalid_request_error"}}
 
     def error(self, status: int, message: str) -> tuple[int, dict]:
         kind = self.error_types.get(status, "server_error" if status >= 500 else "invalid_request_error")

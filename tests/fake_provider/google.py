@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.fake_provider.wire import MESSAGES, Reply, Route, Wire, content_text, sse
+from tests.fake_provider.models import FakeModel
+from tests.fake_provider.wire import MESSAGES, Reply, Route, Wire, content_text, page_after, sse
 
 PATH = re.compile(r"(?:/.*)?/v[^/]*/(?:models|tunedModels)/(?P<model>[^/:]+)"
                   r":(?P<call>generateContent|streamGenerateContent)")
@@ -26,6 +27,8 @@ class GoogleWire(Wire):
     overloaded = 503
     no_key_status = 403
     routes = (("POST", PATH),)
+    list_path = re.compile(r"(?:/.*)?/v[^/]*/models")
+    page_size = 5  # Google's is 50
     statuses = {
         400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
         429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
@@ -43,6 +46,27 @@ class GoogleWire(Wire):
 
     def has_key(self, headers: dict[str, str], query: str) -> bool:
         return bool(headers.get("x-goog-api-key")) or "key=" in query
+
+    def list_page(self, models: tuple[FakeModel, ...], query: dict[str, str]) -> dict:
+        """`GET /{version}/models?pageSize&pageToken`: models, and nextPageToken unless it is the last page."""
+        start = int(query["pageToken"].removeprefix("page-")) if query.get("pageToken") else 0
+        page, following = page_after(list(models), start, int(query.get("pageSize") or self.page_size))
+        body: dict[str, Any] = {"models": [self._model(model) for model in page]}
+        if following is not None:
+            body["nextPageToken"] = f"page-{following}"
+        return body
+
+    def _model(self, model: FakeModel) -> dict:
+        return {"name": f"models/{model.id}", "baseModelId": model.id, "version": "001",
+                "displayName": model.label or model.id, "description": f"The fake {model.id}.",
+                "inputTokenLimit": 1_048_576, "outputTokenLimit": 65_536,
+                "supportedGenerationMethods": list(model.actions), "temperature": 1.0, "maxTemperature": 2.0,
+                "topP": 0.95, "topK": 64, "thinking": model.thinks}
+
+    def unknown_model(self, model: str | None) -> tuple[int, dict]:
+        message = (f"models/{model} is not found for API version v1, or is not supported for generateContent. "
+                   "Call ListModels to see the list of available models and their supported methods.")
+        return 404, {"error": {"code": 404, "message": message, "status": "NOT_FOUND"}}
 
     def error(self, status: int, message: str) -> tuple[int, dict]:
         if status == 401:

@@ -7,12 +7,14 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from tests.fake_provider import http1
 from tests.fake_provider.anthropic import AnthropicWire
 from tests.fake_provider.deepseek import DeepSeekWire
 from tests.fake_provider.google import GoogleWire
 from tests.fake_provider.markers import Plan, thought_tokens
+from tests.fake_provider.models import FakeModel, ModelSets
 from tests.fake_provider.wire import MESSAGES, Reply, Route, Wire
 
 HOST = "127.0.0.1"
@@ -20,10 +22,10 @@ HOST = "127.0.0.1"
 WIRES: tuple[Wire, ...] = (AnthropicWire(), DeepSeekWire(), GoogleWire())
 
 
-def route(method: str, path: str) -> tuple[Wire, Route] | tuple[None, None]:
+def route(method: str, path: str, headers: dict[str, str]) -> tuple[Wire, Route] | tuple[None, None]:
     """The wire that answers a request, and what its path says; (None, None) when none does."""
     for wire in WIRES:
-        if (found := wire.route(method, path)) is not None:
+        if (found := wire.route(method, path, headers)) is not None:
             return wire, found
     return None, None
 
@@ -54,6 +56,15 @@ class RecordedRequest:
         return self.done.wait(timeout)
 
 
+@dataclass(frozen=True)
+class ListingFault:
+    """How a provider's model listing misbehaves: slow, failing with a status, or answering garbage."""
+
+    delay: float = 0.0
+    status: int | None = None
+    garbage: bool = False
+
+
 class FakeProvider:
     """The fake server: in a background thread (`start`/`stop`) or in asyncio (`serve`)."""
 
@@ -63,6 +74,9 @@ class FakeProvider:
         self._defaults = (first_token_delay, tokens, token_delay, thinking_tokens)
         self.first_token_delay, self.tokens, self.token_delay, self.thinking_tokens = self._defaults
         self._records: deque[RecordedRequest] = deque(maxlen=history)
+        self._listings: deque[RecordedRequest] = deque(maxlen=history)
+        self._models = ModelSets()
+        self._listing_faults: dict[str, ListingFault] = {}
         self._failures: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         self._connections: set[asyncio.Task] = set()
@@ -83,6 +97,27 @@ class FakeProvider:
             return list(self._records)
 
     @property
+    def listings(self) -> list[RecordedRequest]:
+        """Every recorded model-listing request (one per page), oldest first; `requests` has the rest."""
+        with self._lock:
+            return list(self._listings)
+
+    def models(self, provider: str, models=None) -> tuple[FakeModel, ...]:
+        """The provider's models; with `models` (ids or FakeModels), set them first."""
+        if models is not None:
+            self._models.set(provider, models)
+        return self._models.listed(provider)
+
+    def retire(self, provider: str, model_id: str) -> None:
+        """Retire a model: chat requests for it get the provider's unknown-model error from now on."""
+        self._models.retire(provider, model_id)
+
+    def listing_fault(self, provider: str, *, delay: float = 0.0, status: int | None = None,
+                      garbage: bool = False) -> None:
+        """Make the provider's model listing slow, fail with `status`, or answer garbage, until reset."""
+        self._listing_faults[provider] = ListingFault(delay, status, garbage)
+
+    @property
     def connections(self) -> int:
         """TCP connections accepted since the last reset."""
         return self._accepted
@@ -98,8 +133,11 @@ class FakeProvider:
         """Forget recorded requests, failure counts and accepted connections; restore the default reply settings."""
         with self._lock:
             self._records.clear()
+            self._listings.clear()
             self._failures.clear()
             self._accepted = 0
+        self._models.reset()
+        self._listing_faults.clear()
         self.first_token_delay, self.tokens, self.token_delay, self.thinking_tokens = self._defaults
 
     def start(self) -> FakeProvider:
@@ -180,7 +218,7 @@ class FakeProvider:
             return False
         method, target, headers, raw = request
         path, _, query = target.partition("?")
-        wire, path_route = route(method, path)
+        wire, path_route = route(method, path, headers)
         if wire is None:
             await http1.send_json(writer, 404, {"error": {"message": f"fake provider: no route {method} {path}"}})
             return True
@@ -190,9 +228,11 @@ class FakeProvider:
             body = None
         record = RecordedRequest(wire.name, method, path, query, headers, body)
         with self._lock:
-            self._records.append(record)
+            (self._listings if path_route.listing else self._records).append(record)
+        respond = self._list(writer, wire, record) if path_route.listing else self._respond(
+            writer, wire, record, path_route)
         try:
-            keep = await self._watched(reader, record, self._respond(writer, wire, record, path_route))
+            keep = await self._watched(reader, record, respond)
         finally:
             record.done.set()
         return keep and headers.get("connection", "").lower() != "close"
@@ -225,6 +265,22 @@ class FakeProvider:
             # Let the cancelled read finish, or the next request's read finds it still waiting.
             await asyncio.wait([watcher])
 
+    async def _list(self, writer, wire: Wire, record: RecordedRequest) -> bool:
+        """Answer one page of the model listing, or misbehave as the provider's listing fault says."""
+        if not wire.has_key(record.headers, record.query):
+            return await http1.send_error(writer, wire, record, wire.no_key_status, "No API key was sent.")
+        fault = self._listing_faults.get(wire.name, ListingFault())
+        await asyncio.sleep(fault.delay)
+        if fault.status is not None:
+            return await http1.send_error(writer, wire, record, fault.status, MESSAGES.get(fault.status, "Error."))
+        record.status = 200
+        if fault.garbage:
+            await http1.send_json(writer, 200, {"models": "garbage", "data": 42, "has_more": "perhaps"})
+            return True
+        page = wire.list_page(self._models.listed(wire.name), dict(parse_qsl(record.query)))
+        await http1.send_json(writer, 200, page)
+        return True
+
     async def _respond(self, writer, wire: Wire, record: RecordedRequest, path_route: Route) -> bool:
         """Answer one routed request as its markers say; True to keep the connection."""
         body = record.body
@@ -236,6 +292,10 @@ class FakeProvider:
         record.thinking = wire.thinking_param(body)
         if not wire.has_key(record.headers, record.query):
             return await http1.send_error(writer, wire, record, wire.no_key_status, "No API key was sent.")
+        if not self._models.answers(wire.name, record.model):
+            record.status, payload = wire.unknown_model(record.model)
+            await http1.send_json(writer, record.status, payload, wire.headers(None))
+            return True
         try:
             plan = Plan.parse(record.last_user_text, delay=self.first_token_delay, tokens=self.tokens,
                               token_delay=self.token_delay, think=self.thinking_tokens)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from tests.fake_provider.markers import words
+from tests.fake_provider.models import FakeModel
 
 MESSAGES = {
     400: "The request is invalid.", 401: "The API key is invalid.", 402: "Insufficient balance.",
@@ -20,10 +21,11 @@ _ids = itertools.count(1)
 
 
 class Route(NamedTuple):
-    """What a request's path says: the model, and whether to stream (None: the body says)."""
+    """What a request's path says: the model, whether to stream (None: the body says), or a model listing."""
 
     model: str | None = None
     stream: bool | None = None
+    listing: bool = False
 
 
 @dataclass
@@ -55,6 +57,12 @@ def content_text(content: Any) -> str:
     return ""
 
 
+def page_after(items: list, start: int, size: int) -> tuple[list, int | None]:
+    """items[start:start+size], and where the next page starts (None after the last)."""
+    end = start + size if size else len(items)
+    return items[start:end], (end if end < len(items) else None)
+
+
 def sse(data: Any, event: str | None = None, end: str = "\n\n") -> bytes:
     """One server-sent event: an optional `event:` line and a `data:` line of JSON (or a plain string)."""
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
@@ -68,13 +76,29 @@ class Wire:
     overloaded: int  # the status it answers when overloaded
     no_key_status = 401  # the status it answers a request without an API key
     routes: tuple[tuple[str, re.Pattern[str]], ...] = ()  # (method, path pattern) of every request it answers
+    list_path: re.Pattern[str]  # GET: the model listing
+    page_size = 0  # a listing's page size when the request names none (0: one page); small, so paging is proven
 
-    def route(self, method: str, path: str) -> Route | None:
+    def route(self, method: str, path: str, headers: dict[str, str]) -> Route | None:
         """What the path says about a request this wire answers, or None when it is not this wire's."""
+        if method == "GET" and self.list_path.fullmatch(path) and self.lists_for(headers):
+            return Route(listing=True)
         for route_method, pattern in self.routes:
             if method == route_method and (match := pattern.fullmatch(path)):
                 return self.path_route(match)
         return None
+
+    def lists_for(self, headers: dict[str, str]) -> bool:
+        """Whether a GET of the listing path comes from this provider's SDK (Anthropic's and Gemini's paths match)."""
+        return True
+
+    def list_page(self, models: tuple[FakeModel, ...], query: dict[str, str]) -> dict:
+        """One page of the model listing, as the query asks."""
+        raise NotImplementedError
+
+    def unknown_model(self, model: str | None) -> tuple[int, dict]:
+        """(status, body) of the provider's answer to a chat request for a model it does not offer."""
+        raise NotImplementedError
 
     def path_route(self, match: re.Match[str]) -> Route:
         """The model and stream flag a matched path carries; by default the body carries both."""
