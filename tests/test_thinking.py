@@ -76,7 +76,7 @@ def test_a_reply_without_thoughts_has_null_thinking(app, client, api, thread_id,
 def test_the_page_streams_thoughts_into_a_disclosure_and_shows_them_after_reload(app, client, auth, hx, scripted):
     auth.signup_and_login()
     project = client.post("/projects", data={"name": "P"}).headers["Location"].rsplit("/", 1)[1]
-    thread = int(client.post(f"/projects/{project}/threads", data={"model_provider": "deepseek"})
+    thread = int(client.post(f"/projects/{project}/threads", data={"model_provider": "deepseek", "thinking": "y"})
                  .headers["Location"].rsplit("/", 1)[1])
     scripted.queue(*THOUGHTS, "Four.", StreamEnd(3, 9, "end_turn", reasoning_tokens=5))
     events = read_events(client.post(f"/threads/{thread}/messages", data={"content": "2+2?"}, headers=hx))
@@ -100,7 +100,7 @@ def test_the_page_streams_thoughts_into_a_disclosure_and_shows_them_after_reload
 def test_a_reply_without_thoughts_shows_no_disclosure(app, client, auth, hx, scripted):
     auth.signup_and_login()
     project = client.post("/projects", data={"name": "P"}).headers["Location"].rsplit("/", 1)[1]
-    thread = client.post(f"/projects/{project}/threads", data={"model_provider": "google"}).headers["Location"]
+    thread = client.post(f"/projects/{project}/threads", data={"model_provider": "google", "thinking": "y"}).headers["Location"]
     events = read_events(client.post(f"{thread}/messages", data={"content": "Hi"}, headers=hx))
     assert not any("thoughts" in data for _, _, data in events)
     assert "class=\"thoughts\"" not in client.get(thread).get_data(as_text=True)
@@ -175,7 +175,7 @@ def test_the_pages_reconnect_replaces_the_disclosure_with_the_thoughts_so_far(ap
     auth.signup_and_login()
     api = auth.token()
     project = client.post("/projects", data={"name": "P"}).headers["Location"].rsplit("/", 1)[1]
-    thread = client.post(f"/projects/{project}/threads", data={"model_provider": "google"}).headers["Location"]
+    thread = client.post(f"/projects/{project}/threads", data={"model_provider": "google", "thinking": "y"}).headers["Location"]
     scripted.queue(ThinkingDelta("Hmm, "), ("sleep", 0.4), ThinkingDelta("yes."), "Done.", StreamEnd(1, 2, "end_turn"))
     response, reply_id = _pending_reply(app, client, api, int(thread.rsplit("/", 1)[1]))
     events = read_events(client.get(f"/messages/{reply_id}/stream?after=0", headers=hx))

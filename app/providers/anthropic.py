@@ -80,6 +80,17 @@ class AnthropicAdapter:
             raise status_error(LABEL, None) from exc
         yield StreamEnd(input_tokens, output_tokens, stop_reason, model, reasoning_tokens)
 
+    def list_models(self) -> list[ModelInfo]:
+        """The models that are not retired, every page read; see Adapter.list_models."""
+        try:
+            # Iterating the page follows has_more / last_id through every page.
+            listed = list(self._client.with_options(**LIST_OPTIONS).models.list())
+        except anthropic.APIStatusError as exc:
+            raise status_error(LABEL, exc.status_code) from exc
+        except anthropic.APIConnectionError as exc:
+            raise transport_error(LABEL, self.settings, exc.__cause__, midway=False) from exc
+        return [_model_info(model) for model in listed if model.lifecycle != "retired"]
+
 
 def thinking_config(request: ReplyRequest):
     """The `thinking` parameter: adaptive with summarized thoughts, or off where the model allows it.
@@ -92,17 +103,6 @@ def thinking_config(request: ReplyRequest):
     if request.thinking:
         return {"type": "adaptive", "display": "summarized"}
     return {"type": "disabled"} if request.thinking_optional else anthropic.omit
-
-    def list_models(self) -> list[ModelInfo]:
-        """The models that are not retired, every page read; see Adapter.list_models."""
-        try:
-            # Iterating the page follows has_more / last_id through every page.
-            listed = list(self._client.with_options(**LIST_OPTIONS).models.list())
-        except anthropic.APIStatusError as exc:
-            raise status_error(LABEL, exc.status_code) from exc
-        except anthropic.APIConnectionError as exc:
-            raise transport_error(LABEL, self.settings, exc.__cause__, midway=False) from exc
-        return [_model_info(model) for model in listed if model.lifecycle != "retired"]
 
 
 def _model_info(model: anthropic.types.ModelInfo) -> ModelInfo:
