@@ -4,10 +4,10 @@ from __future__ import annotations
 import time
 from typing import Iterable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from app.extensions import db
-from app.models import Message
+from app.models import Message, Thread
 
 
 def parse_sse(lines: Iterable[str]) -> Iterator[tuple[str, str | None, str]]:
@@ -60,3 +60,14 @@ def snapshot(app) -> dict:
         return {table.name: db.session.execute(
                     select(*[c for c in table.columns if c.name != "last_used_at"]).order_by(*table.primary_key)
                 ).all() for table in db.metadata.sorted_tables}
+
+
+def link_as_chain(session, thread_ids) -> None:
+    """Make the messages of threads seeded row by row a chain (each one's parent the one before), as migration 0005 does."""
+    messages, threads = Message.__table__, Thread.__table__
+    earlier = messages.alias("earlier")
+    session.execute(update(messages).where(messages.c.thread_id.in_(thread_ids)).values(parent_id=(
+        select(func.max(earlier.c.id)).where(earlier.c.thread_id == messages.c.thread_id,
+                                             earlier.c.id < messages.c.id).scalar_subquery())))
+    session.execute(update(threads).where(threads.c.id.in_(thread_ids)).values(head_id=(
+        select(func.max(messages.c.id)).where(messages.c.thread_id == threads.c.id).scalar_subquery())))

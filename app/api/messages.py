@@ -7,7 +7,7 @@ from flask import abort, current_app, g, request
 
 from ..models import ERROR
 from ..pagination import parse_limit
-from ..services import chat, workspace
+from ..services import chat, tree, workspace
 from ..services.live import Delta, Ended
 from .. import rate_limits, sse
 from . import schemas
@@ -36,7 +36,7 @@ def list_messages(thread_id: int):
     """A thread's messages, oldest first within a page; next_cursor goes back in time."""
     thread = workspace.owned_thread_or_404(g.user, thread_id)
     chat.sweep_stale_replies()
-    page = workspace.messages_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
+    page = tree.path_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
     return {"messages": [schemas.message_json(m) for m in page.items], "next_cursor": page.next_cursor}
 
 

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from ..htmx import render_blocks, render_page
 from ..pagination import parse_limit
-from ..services import chat, workspace
+from ..services import chat, tree, workspace
 from .forms import ChatForm, RenameThreadForm
 from .routes import bp
 
@@ -14,7 +14,7 @@ from .routes import bp
 def thread_context(thread, chat_form=None, conflict=None) -> dict:
     """What the thread page and its blocks render from."""
     chat.sweep_stale_replies()  # a reply whose runner died shows as interrupted, with Retry
-    page = workspace.messages_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
+    page = tree.path_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
     return {
         "thread": thread, "page": page, "watch": True,
         "latest_id": page.items[-1].id if page.items else None,
