@@ -8,7 +8,7 @@ from flask import abort, request
 
 from .. import providers
 from ..limits import (
-    DEFAULT_THREAD_TITLE, MESSAGE_CONTENT_MAX, PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX, THREAD_TITLE_MAX,
+    DEFAULT_THREAD_TITLE, ID_MAX, MESSAGE_CONTENT_MAX, MODEL_NAME_MAX, PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX, THREAD_TITLE_MAX,
 )
 from ..models import Project, Thread
 
@@ -56,6 +56,21 @@ class ProviderName:
         return value
 
 
+@dataclass(frozen=True)
+class Id:
+    """The id of a row: a whole number a row could have."""
+
+    required: bool = False
+    nullable: bool = False
+
+    def clean(self, name: str, value: Any) -> int | None:
+        if value is None and self.nullable:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= ID_MAX:
+            abort(400, description=f"{name} must be the id of one of your {name.removesuffix('_id')}s.")
+        return value
+
+
 PROJECT_CREATE = {
     "name": Text(max=PROJECT_NAME_MAX, min=1, required=True),
     "instructions": Text(max=PROJECT_INSTRUCTIONS_MAX, nullable=True),
@@ -74,6 +89,15 @@ THREAD_UPDATE = {
 }
 MESSAGE_CREATE = {
     "content": Text(max=MESSAGE_CONTENT_MAX, min=1, required=True),
+}
+HEAD_UPDATE = {
+    "message_id": Id(required=True),
+}
+FORK_CREATE = {
+    "model_provider": ProviderName(required=True),
+    "model": Text(max=MODEL_NAME_MAX, nullable=True),
+    "project_id": Id(nullable=True),
+    "title": Text(max=THREAD_TITLE_MAX, nullable=True),
 }
 
 
@@ -127,6 +151,8 @@ def thread_json(thread: Thread) -> dict:
         "project_id": thread.project_id,
         "title": thread.title or DEFAULT_THREAD_TITLE,
         "model_provider": thread.provider,
+        "head_id": thread.head_id,
+        "forked_from_message_id": thread.forked_from_message_id,
         "created_at": _time(thread.created_at),
         "updated_at": _time(thread.updated_at),
     }
@@ -137,6 +163,7 @@ def message_json(message) -> dict:
     return {
         "id": message.id,
         "thread_id": message.thread_id,
+        "parent_id": message.parent_id,
         "role": message.role,
         "content": message.content,
         "status": message.status,
@@ -149,6 +176,12 @@ def message_json(message) -> dict:
         "attempt": message.attempt,
         "created_at": _time(message.created_at),
     }
+
+
+def path_message_json(message, siblings) -> dict:
+    """A message of the current path, with the versions beside it (itself included, oldest first)."""
+    return {**message_json(message), "sibling_ids": list(siblings.of(message)),
+            "sibling_index": siblings.index(message)}
 
 
 def provider_json(spec: providers.ProviderSpec, config) -> dict:
