@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from ..htmx import render_blocks, render_page
 from ..pagination import parse_limit
-from ..services import chat, tree, workspace
+from ..services import chat, forks, tree, workspace
 from .forms import ChatForm, RenameThreadForm
 from .routes import bp
 
@@ -16,7 +16,8 @@ def thread_context(thread, chat_form=None, conflict=None) -> dict:
     chat.sweep_stale_replies()  # a reply whose runner died shows as interrupted, with Retry
     page = tree.path_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
     return {
-        "thread": thread, "page": page, "watch": True,
+        "thread": thread, "page": page, "watch": True, "siblings": tree.siblings(thread.id, page.items),
+        "forked_from": forks.origin(thread),
         "latest_id": page.items[-1].id if page.items else None,
         "pending": any(m.pending for m in page.items),
         "chat_form": chat_form or ChatForm(formdata=None), "conflict": conflict,

@@ -51,3 +51,13 @@ def fork(message: Message, project: Project, provider: str, model: str | None, t
         select(func.max(messages.c.id)).where(messages.c.thread_id == thread.id).scalar_subquery())))
     db.session.commit()
     return thread
+
+
+def origin(thread: Thread):
+    """Where a forked thread came from: (thread id, title, message id, message time), or None."""
+    if thread.forked_from_message_id is None:  # a thread whose origin is deleted is no longer a fork
+        return None
+    return db.session.execute(
+        select(threads.c.id, threads.c.title, messages.c.id.label("message_id"), messages.c.created_at)
+        .join(messages, messages.c.thread_id == threads.c.id)
+        .where(messages.c.id == thread.forked_from_message_id)).first()

@@ -117,3 +117,9 @@ def _page(rows: list, limit: int, keyed) -> Page:
         return Page(rows, None)
     last = keyed(rows[limit - 1])
     return Page(rows[:limit], encode_cursor(last.updated_at, last.id))
+
+
+def all_projects(user: User) -> list[Project]:
+    """Every project of the user, by name (what a fork can go into)."""
+    return list(db.session.scalars(select(Project).where(Project.user_id == user.id).order_by(Project.name,
+                                                                                               Project.id)))
