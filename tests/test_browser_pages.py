@@ -107,6 +107,18 @@ def thinking(page, site):
     expect(page.locator(".status-pending .thinking")).to_be_visible()
 
 
+def editing(page, site):
+    page.goto(site.path("/threads/{branches}"))
+    page.locator(".message-user").first.get_by_role("link", name="Edit your message").click()
+    expect(page.get_by_label("Edit your message")).to_be_visible()
+
+
+def fork_form(page, site):
+    page.goto(site.path("/threads/{branches}"))
+    page.locator(".message-user").first.get_by_role("link", name=re.compile("^Fork")).click()
+    expect(page.locator("h1")).to_have_text("Fork this conversation")
+
+
 STATES = {
     "login": (None, go("/login")),
     "register-with-errors": (None, register_with_errors),
@@ -120,6 +132,9 @@ STATES = {
     "thread-thinking": (EMAIL, thinking),
     "thread-failed": (EMAIL, go("/threads/{webhooks}")),
     "thread-stopped": (EMAIL, go("/threads/{queue}")),
+    "thread-versions": (EMAIL, go("/threads/{branches}")),
+    "thread-editing": (EMAIL, editing),
+    "fork": (EMAIL, fork_form),
     "settings": (EMAIL, go("/settings")),
     "confirm-delete": (EMAIL, go("/threads/{scratch}/delete")),
     "not-found": (EMAIL, go("/threads/999999")),
