@@ -24,7 +24,7 @@ def make_world(client, auth, scripted):
 
 
 # Routes for a message of the user's own (an edit), not a reply: they take the world's user message.
-USER_MESSAGE_ENDPOINTS = {"pages.edit_message", "api.edit_message"}
+USER_MESSAGE_ENDPOINTS = {"pages.edit_message_form", "pages.edit_message", "api.edit_message"}
 
 
 def url(app, endpoint: str, ids: dict) -> str:

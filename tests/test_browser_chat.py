@@ -334,7 +334,7 @@ def test_branch_journey_edit_switch_back_and_fork_to_another_provider(app, page,
     expect(last_reply(page)).to_have_class(re_status("complete"), timeout=SLOW)
 
     page.locator(".message-user").get_by_role("link", name="Edit your message").click()
-    box = page.get_by_label("Edit your message")
+    box = page.get_by_label("New version of your message")
     expect(box).to_have_value("First question [[tokens:12]] [[token-delay:0.02]]")
     box.fill("Second try [[tokens:12]] [[token-delay:0.05]]")
     page.get_by_role("button", name="Send the new version").click()

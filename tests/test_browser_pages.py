@@ -110,7 +110,7 @@ def thinking(page, site):
 def editing(page, site):
     page.goto(site.path("/threads/{branches}"))
     page.locator(".message-user").first.get_by_role("link", name="Edit your message").click()
-    expect(page.get_by_label("Edit your message")).to_be_visible()
+    expect(page.get_by_label("New version of your message")).to_be_visible()
 
 
 def fork_form(page, site):

@@ -48,6 +48,7 @@ def delete_message(message_id: int):
 
 
 @bp.post("/messages/<int:message_id>/fork")
+@rate_limits.new_messages_per_user
 def fork_message(message_id: int):
     """A new thread, bound to the chosen provider, starting with the path up to this message."""
     message = workspace.owned_message_or_404(g.user, message_id)
@@ -62,6 +63,6 @@ def fork_message(message_id: int):
         thread = forks.fork(message, project, data["model_provider"], data.get("model"), data.get("title"))
     except forks.ForkConflict as exc:
         abort(409, description=str(exc))
-    if thread.head_id is not None and message.role == "user":
+    if message.role == "user":
         chat.answer(thread, thread.head_id, current_app.config)
     return schemas.thread_json(thread), 201

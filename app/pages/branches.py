@@ -38,20 +38,29 @@ def _edit_form(message, form, status=200):
     return render_template("pages/edit_message.html", message=message, form=form), status
 
 
-@bp.route("/messages/<int:message_id>/edit", methods=["GET", "POST"])
+@bp.get("/messages/<int:message_id>/edit")
+def edit_message_form(message_id: int):
+    """The edit box of a message of yours: inline for htmx, else a small page."""
+    message = _own_user_message_or_400(message_id)
+    return _edit_form(message, ChatForm(formdata=None, content=message.content))
+
+
+@bp.post("/messages/<int:message_id>/edit")
 @rate_limits.new_messages_per_user
 def edit_message(message_id: int):
     """Edit a message of yours: a new version beside it, answered at once; the old one stays."""
+    message = _own_user_message_or_400(message_id)
+    form = ChatForm()
+    if not form.validate_on_submit():
+        return _edit_form(message, form, 400)
+    return _started(message.thread, lambda: chat.edit_message(message, form.content.data, current_app.config))
+
+
+def _own_user_message_or_400(message_id: int):
     message = workspace.owned_message_or_404(current_user, message_id)
     if message.role != "user":
         abort(400, description="Only your own messages can be edited; regenerate a reply instead.")
-    form = ChatForm() if not _is_get() else ChatForm(formdata=None, content=message.content)
-    if _is_get():
-        return _edit_form(message, form)
-    if not form.validate_on_submit():
-        return _edit_form(message, form, 400)
-    thread = message.thread
-    return _started(thread, lambda: chat.edit_message(message, form.content.data, current_app.config))
+    return message
 
 
 @bp.post("/messages/<int:message_id>/regenerate")
@@ -78,7 +87,7 @@ def delete_message(message_id: int):
     """Ask, then delete a message and everything under it."""
     message = workspace.owned_message_or_404(current_user, message_id)
     thread = message.thread
-    if _is_get():
+    if request.method == "GET":
         return render_page("pages/confirm_delete.html", what="message", name=_snippet(message.content),
                            action=url_for("pages.delete_message", message_id=message.id),
                            back=url_for("pages.thread", thread_id=thread.id))
@@ -89,16 +98,23 @@ def delete_message(message_id: int):
     return _conversation(thread)
 
 
-@bp.route("/messages/<int:message_id>/fork", methods=["GET", "POST"])
+@bp.get("/messages/<int:message_id>/fork")
+def fork_form(message_id: int):
+    """The fork form: provider, model, project and title of the new thread."""
+    message = workspace.owned_message_or_404(current_user, message_id)
+    thread = message.thread
+    form = _with_projects(ForkForm(formdata=None, project_id=thread.project_id, title=forks.fork_title(thread)))
+    return render_template("pages/fork.html", message=message, thread=thread, form=form)
+
+
+@bp.post("/messages/<int:message_id>/fork")
+@rate_limits.new_messages_per_user
 def fork_message(message_id: int):
     """A new thread, with the provider of your choice, that starts with the conversation up to here."""
     message = workspace.owned_message_or_404(current_user, message_id)
-    thread = message.thread
-    form = ForkForm() if not _is_get() else ForkForm(formdata=None, project_id=thread.project_id,
-                                                     title=forks.fork_title(thread))
-    form.project_id.choices = [(p.id, p.name) for p in workspace.all_projects(current_user)]
-    if _is_get() or not form.validate_on_submit():
-        return render_template("pages/fork.html", message=message, thread=thread, form=form), 200 if _is_get() else 400
+    form = _with_projects(ForkForm())
+    if not form.validate_on_submit():
+        return render_template("pages/fork.html", message=message, thread=message.thread, form=form), 400
     project = workspace.owned_project_or_404(current_user, form.project_id.data)
     try:
         fork = forks.fork(message, project, form.model_provider.data, form.model.data, form.title.data)
@@ -109,8 +125,9 @@ def fork_message(message_id: int):
     return redirect_to(url_for("pages.thread", thread_id=fork.id))
 
 
-def _is_get() -> bool:
-    return request.method == "GET"
+def _with_projects(form: ForkForm) -> ForkForm:
+    form.project_id.choices = [(p.id, p.name) for p in workspace.all_projects(current_user)]
+    return form
 
 
 def _snippet(text: str, length: int = 80) -> str:
