@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from app.extensions import db
 from app.models import Message, Thread
@@ -62,6 +63,23 @@ def snapshot(app) -> dict:
                 ).all() for table in db.metadata.sorted_tables}
 
 
+def sent_conversation(record) -> tuple[str | None, list[tuple[str, str]]]:
+    """(system prompt, [(role, text), …]) as the request carried them, in the provider's own shape."""
+    body = record.body
+    if record.provider == "anthropic":
+        return body.get("system"), [(m["role"], m["content"]) for m in body["messages"]]
+    if record.provider == "google":
+        system = body.get("systemInstruction")
+        turns = [(c["role"], "".join(p["text"] for p in c["parts"])) for c in body["contents"]]
+        return (system["parts"][0]["text"] if system else None), turns
+    if record.provider == "deepseek":
+        messages = [(m["role"], m["content"]) for m in body["messages"]]
+        if messages and messages[0][0] == "system":
+            return messages[0][1], messages[1:]
+        return None, messages
+    raise AssertionError(f"teach sent_conversation how {record.provider} carries a conversation")
+
+
 def link_as_chain(session, thread_ids) -> None:
     """Make the messages of threads seeded row by row a chain (each one's parent the one before), as migration 0005 does."""
     messages, threads = Message.__table__, Thread.__table__
@@ -71,3 +89,19 @@ def link_as_chain(session, thread_ids) -> None:
                                              earlier.c.id < messages.c.id).scalar_subquery())))
     session.execute(update(threads).where(threads.c.id.in_(thread_ids)).values(head_id=(
         select(func.max(messages.c.id)).where(messages.c.thread_id == threads.c.id).scalar_subquery())))
+
+
+def seed_at_first_revision() -> None:
+    """Rows as a database at the first revision holds them: a user, a project, two threads, a message."""
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    statements = [
+        ("INSERT INTO users (id, email, password_hash, created_at) VALUES (1, 'old@example.com', 'x', :now)", {}),
+        ("INSERT INTO projects (id, user_id, name, instructions, created_at, updated_at) "
+         "VALUES (1, 1, 'Legacy', '', :now, :now)", {}),
+        ("INSERT INTO threads (id, project_id, title, created_at, updated_at) VALUES (1, 1, 'Old one', :now, :now)", {}),
+        ("INSERT INTO threads (id, project_id, title, created_at, updated_at) VALUES (2, 1, 'Old two', :now, :now)", {}),
+        ("INSERT INTO messages (id, thread_id, role, content, created_at) VALUES (1, 1, 'user', 'hi', :now)", {}),
+    ]
+    for sql, params in statements:
+        db.session.execute(text(sql), {"now": now, **params})
+    db.session.commit()

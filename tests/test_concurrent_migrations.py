@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from app import create_app
 from app.extensions import db
 from tests.conftest import dispose_engines
-from tests.test_migrations import _seed_at_first_revision
+from tests.helpers import seed_at_first_revision
 
 # It needs PostgreSQL whichever pass runs it, so it runs once, in the SQLite pass, against its own database.
 pytestmark = pytest.mark.once
@@ -90,7 +90,7 @@ def test_servers_upgrading_a_database_one_revision_behind_keep_its_rows(pg_app):
     behind = SCRIPTS.get_revision(HEAD).down_revision
     with pg_app.app_context():
         upgrade(revision=behind)
-        _seed_at_first_revision()
+        seed_at_first_revision()
         db.session.remove()
         db.engine.dispose()
     results = _upgrade_from_several_servers(pg_app.config["SQLALCHEMY_DATABASE_URI"])

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from app import create_app
 from tests.conftest import dispose_engines
+from tests.helpers import seed_at_first_revision
 from app.extensions import db
 
 FIRST = "0001_initial"
@@ -38,21 +39,6 @@ def migration_app(own_database_url):
     dispose_engines(app)
 
 
-def _seed_at_first_revision() -> None:
-    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-    statements = [
-        ("INSERT INTO users (id, email, password_hash, created_at) VALUES (1, 'old@example.com', 'x', :now)", {}),
-        ("INSERT INTO projects (id, user_id, name, instructions, created_at, updated_at) "
-         "VALUES (1, 1, 'Legacy', '', :now, :now)", {}),
-        ("INSERT INTO threads (id, project_id, title, created_at, updated_at) VALUES (1, 1, 'Old one', :now, :now)", {}),
-        ("INSERT INTO threads (id, project_id, title, created_at, updated_at) VALUES (2, 1, 'Old two', :now, :now)", {}),
-        ("INSERT INTO messages (id, thread_id, role, content, created_at) VALUES (1, 1, 'user', 'hi', :now)", {}),
-    ]
-    for sql, params in statements:
-        db.session.execute(text(sql), {"now": now, **params})
-    db.session.commit()
-
-
 def _thread_rows():
     return db.session.execute(text("SELECT id, title, model_provider FROM threads ORDER BY id")).all()
 
@@ -61,7 +47,7 @@ def test_model_provider_is_added_to_existing_rows_as_null_and_read_as_anthropic(
     with migration_app.app_context():
         upgrade(revision=FIRST)
         assert "model_provider" not in {c["name"] for c in inspect(db.engine).get_columns("threads")}
-        _seed_at_first_revision()
+        seed_at_first_revision()
         upgrade()
         assert _thread_rows() == [(1, "Old one", None), (2, "Old two", None)]
         from app.services import accounts
@@ -84,7 +70,7 @@ def test_model_provider_is_added_to_existing_rows_as_null_and_read_as_anthropic(
 def test_downgrade_and_upgrade_again_keep_every_row(migration_app):
     with migration_app.app_context():
         upgrade(revision=FIRST)
-        _seed_at_first_revision()
+        seed_at_first_revision()
         upgrade()
         db.session.execute(text("UPDATE threads SET model_provider = 'google' WHERE id = 2"))
         db.session.commit()
@@ -121,7 +107,7 @@ THIRD = "0003_reply_state"
 
 def _seed_at_third_revision() -> None:
     now = datetime(2026, 11, 30, 8, 0, 0, tzinfo=timezone.utc)
-    _seed_at_first_revision()
+    seed_at_first_revision()
     db.session.execute(text("UPDATE threads SET model_provider = 'google' WHERE id = 2"))
     db.session.execute(text(
         "INSERT INTO messages (id, thread_id, role, content, created_at, status, provider, model, input_tokens, "

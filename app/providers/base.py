@@ -28,10 +28,12 @@ class ReplyRequest:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One model a provider lists as able to chat."""
+    """One model a provider lists as able to chat, and how it thinks."""
 
     id: str
     label: str
+    thinks: bool = False  # thinks before answering (by default, or when asked)
+    thinking_optional: bool = True  # can be asked not to think; else thoughts can only be hidden
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ time. With REDIS_URL set, servers share what they listed.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -126,7 +127,7 @@ class Catalog:
     def _share(self, name: str, listing: Listing) -> None:
         if self.redis is None:
             return
-        data = {"models": [{"id": m.id, "label": m.label} for m in listing.models], "listed_at": listing.listed_at}
+        data = {"models": [dataclasses.asdict(m) for m in listing.models], "listed_at": listing.listed_at}
         try:
             self.redis.set(REDIS_KEY.format(name), json.dumps(data), ex=max(1, int(self.ttl)))
         except Exception as exc:
