@@ -130,13 +130,17 @@ class Thread(db.Model):
     model: Mapped[str | None] = mapped_column(String(100))
     # Think before answering, where the model can; off asks the provider not to (or hides the thoughts).
     thinking: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # The current branch's last message (NULL while empty); messages and threads point at each other.
+    head_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL", use_alter=True))
+    forked_from_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL", use_alter=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     project: Mapped[Project] = relationship(back_populates="threads")
     messages: Mapped[list[Message]] = relationship(
         back_populates="thread", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="Message.id",
+        order_by="Message.id", foreign_keys="Message.thread_id",
     )
 
     @property
@@ -170,6 +174,10 @@ class Message(ReplyState, db.Model):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_thread_id_id", "thread_id", "id"),
+        Index("ix_messages_parent_id_id", "parent_id", "id"),
+        # A thread's first messages (the siblings of its root), found without scanning the thread.
+        Index("ix_messages_roots", "thread_id",
+              sqlite_where=text("parent_id IS NULL"), postgresql_where=text("parent_id IS NULL")),
         # At most one reply in flight per thread, enforced by the database itself.
         Index("uq_messages_one_pending_per_thread", "thread_id", unique=True,
               sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
@@ -179,6 +187,8 @@ class Message(ReplyState, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    # NULL for a thread's first message. No ON DELETE action: a branch goes in one statement (tree.py).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     role: Mapped[str] = mapped_column(String(20))
     content: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -198,4 +208,4 @@ class Message(ReplyState, db.Model):
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stop_requested: Mapped[bool] = mapped_column(default=False, server_default=false())
 
-    thread: Mapped[Thread] = relationship(back_populates="messages")
+    thread: Mapped[Thread] = relationship(back_populates="messages", foreign_keys=[thread_id])

@@ -212,10 +212,12 @@ async def _page_times(base_url: str, cookie: str, path: str) -> list[float]:
 
 
 def page_renders(s: DatabaseRun) -> dict:
-    """Render times of the thread page with 10,000 messages and the project page with 5,000 threads."""
+    """Render times of the thread page with 10,000 messages (in one branch, and over 1,000) and the project page."""
     project_id, thread_id = seed.page_fixtures(s.database.connect(), s.owner)
+    branched_id = seed.branched_thread(s.database.connect(), project_id)
     result = {}
-    for name, path in (("thread", f"/threads/{thread_id}"), ("project", f"/projects/{project_id}")):
+    for name, path in (("thread", f"/threads/{thread_id}"), ("branched", f"/threads/{branched_id}"),
+                       ("project", f"/projects/{project_id}")):
         times = asyncio.run(_page_times(s.app.base_url, s.cookie, path))
         result[f"{name}_p50"], result[f"{name}_p95"] = report.percentile(times, 50), report.percentile(times, 95)
     log(f"  {s.database.dialect} pages: {result}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Engine, MetaData, insert, select
+from sqlalchemy import Engine, MetaData, func, insert, select, text, update
 
 from tests.fake_provider import default_tokens
 
@@ -76,7 +76,62 @@ def page_fixtures(engine: Engine, owner: int, threads: int = 5_000, messages: in
                 "attempt": 0 if user else 1, "stop_requested": False,
             })
         conn.execute(insert(tables["messages"]), rows)
+        _chain(conn, tables, thread_ids[0])
     return project_id, thread_ids[0]
+
+
+def _chain(conn, tables, thread_id: int) -> None:
+    """Each message's parent is the one before it, and the last is the head: a linear thread."""
+    messages, threads = tables["messages"], tables["threads"]
+    earlier = messages.alias("earlier")
+    conn.execute(update(messages).where(messages.c.thread_id == thread_id).values(parent_id=(
+        select(func.max(earlier.c.id)).where(earlier.c.thread_id == thread_id, earlier.c.id < messages.c.id)
+        .scalar_subquery())))
+    conn.execute(update(threads).where(threads.c.id == thread_id).values(head_id=(
+        select(func.max(messages.c.id)).where(messages.c.thread_id == thread_id).scalar_subquery())))
+
+
+def tree_shape(messages: int, branches: int) -> list[int | None]:
+    """The parent (an index into the list, or None for a first message) of each of `messages` messages.
+
+    `branches` chains of alternating user and assistant messages; each chain after the first starts
+    with another version of a user message, under a reply of an earlier chain (every hundredth one at
+    the thread's start). Messages at even indexes are the user's.
+    """
+    length = messages // branches
+    parents: list[int | None] = []
+    for branch in range(branches):
+        start = branch * length
+        if branch == 0 or branch % 100 == 0:
+            parents.append(None)
+        else:
+            earlier = (branch * 7919) % branch
+            parents.append(earlier * length + 2 * ((branch * 31) % (length // 2)) + 1)
+        parents.extend(range(start, start + length - 1))
+    return parents
+
+
+def branched_thread(engine: Engine, project_id: int, messages: int = 10_000, branches: int = 1_000) -> int:
+    """A thread of `messages` messages over `branches` branches, its head the newest: its id."""
+    tables = _tables(engine)
+    messages_table, threads = tables["messages"], tables["threads"]
+    start = datetime.now(timezone.utc) - timedelta(days=30)
+    with engine.begin() as conn:
+        (thread_id,) = _insert_threads(conn, tables, project_id, 1, provider=lambda i: "google")[-1:]
+        first = (conn.execute(select(func.max(messages_table.c.id))).scalar() or 0) + 1
+        rows = [{
+            "id": first + i, "thread_id": thread_id, "parent_id": None if parent is None else first + parent,
+            "role": "user" if i % 2 == 0 else "assistant",
+            "content": f"Question {i // 2}: what if?" if i % 2 == 0 else SEED_REPLY,
+            "created_at": start + timedelta(seconds=i), "status": "complete",
+            "provider": None if i % 2 == 0 else "google", "model": None if i % 2 == 0 else MODELS["google"],
+            "attempt": 0 if i % 2 == 0 else 1, "stop_requested": False,
+        } for i, parent in enumerate(tree_shape(messages, branches))]
+        conn.execute(insert(messages_table), rows)
+        conn.execute(update(threads).where(threads.c.id == thread_id).values(head_id=first + messages - 1))
+        if conn.dialect.name == "postgresql":  # the ids were given: the sequence must pass them
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('messages', 'id'), (SELECT max(id) FROM messages))"))
+    return thread_id
 
 
 def expected_reply(provider: str, tokens: int) -> str:

@@ -7,6 +7,7 @@ markers in sight for the screenshots); everything that needs a live reply goes t
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
 from app import create_app
@@ -14,7 +15,7 @@ from app.extensions import db
 from app.models import COMPLETE, ERROR, STOPPED, Message
 from app.services import accounts, workspace
 from tests.conftest import TEST_SECRET, _empty_tables
-from tests.helpers import parse_sse
+from tests.helpers import link_as_chain, parse_sse
 from tests.html_check import fragment_document, split_partials
 from tests.live_server import csrf_of
 
@@ -104,9 +105,11 @@ def seed(database_url: str) -> dict[str, int]:
             "thinking": workspace.create_thread(sandbox, "Waiting for the first word", "google"),
             "docs": workspace.create_thread(sandbox, "Fragments", "deepseek"),
             "pondered": workspace.create_thread(sandbox, "A reply that thought first", "deepseek"),
+            "branches": workspace.create_thread(sandbox, "Versions and forks", "google"),
         }
         _conversation(threads["invoices"], INVOICES, "google")
         _conversation(threads["pinned"], INVOICES, "google")
+        _conversation(threads["branches"], INVOICES[:2], "google")
         db.session.add(Message(thread=threads["webhooks"], role="user", status=COMPLETE,
                                content="How often should we retry a failed webhook delivery?"))
         db.session.add(Message(thread=threads["webhooks"], role="assistant", status=ERROR, content="",
@@ -123,6 +126,8 @@ def seed(database_url: str) -> dict[str, int]:
                                content="No: 1,001 = 7 × 11 × 13.", provider="deepseek", model=MODELS["deepseek"],
                                thinking="Try small primes. 1001 / 7 = 143, and 143 = **11 × 13**.",
                                thinking_ms=4200, reasoning_tokens=31, input_tokens=12, output_tokens=48))
+        db.session.flush()
+        link_as_chain(db.session, [thread.id for thread in threads.values()])
         db.session.commit()
         ids = {"billing": billing.id, "sandbox": sandbox.id, **{name: t.id for name, t in threads.items()}}
         db.session.remove()
@@ -282,8 +287,47 @@ def collect_documents(site: Site, client: Client, anonymous: Client) -> None:
     docs.page("thread with a failed reply", client.get(thread))
     docs.stream("retry", client.post(f"/messages/{failed}/retry", {}, htmx=True).text())
 
+    collect_branch_documents(site, client, docs)
+
     client.post("/settings", {"name": "CI"}, 200)
     docs.page("settings", client.get("/settings"))
     docs.page("settings with a new token", client.post("/settings", {"name": "Deploy"}).text())
     docs.page("not found", client.get("/threads/999999", status=404))
     docs.fragment("not found", client.get("/threads/999999", status=404, htmx=True))
+
+
+def wait_for_replies(client: Client, path: str) -> str:
+    """The page once no reply on it is pending."""
+    for _ in range(100):
+        html = client.get(path)
+        if "data-hx-sse-connect" not in html:
+            return html
+        time.sleep(0.05)
+    raise AssertionError(f"{path}: a reply is still pending")
+
+
+def collect_branch_documents(site: Site, client: Client, docs: Documents) -> None:
+    """The states of a thread with versions: editing, switching, regenerating, deleting and forking."""
+    thread = f"/threads/{site.ids['branches']}"
+    first, first_reply, *_ = [int(i) for i in re.findall(r'id="message-(\d+)"', client.get(thread))]
+    edit = f"/messages/{first}/edit"
+    docs.page("edit message", client.get(edit))
+    docs.fragment("edit message", client.get(edit, htmx=True))
+    docs.fragment("edit message with an error", client.post(edit, {"content": " "}, 400, htmx=True).text())
+    docs.page("edit message with an error", client.post(edit, {"content": " "}, 400).text())
+    docs.fragment("edited message", client.post(edit, {"content": "Read them with the csv module?"},
+                                                htmx=True).text())
+    docs.page("thread with versions", wait_for_replies(client, thread))
+    docs.fragment("switch version", client.post(thread + "/head", {"message_id": str(first)}, htmx=True).text())
+    docs.fragment("regenerated reply", client.post(f"/messages/{first_reply}/regenerate", {}, htmx=True).text())
+    docs.page("thread with versions of a reply", wait_for_replies(client, thread))
+    docs.page("delete message", client.get(f"/messages/{first_reply}/delete"))
+    docs.page("fork", client.get(f"/messages/{first_reply}/fork"))
+    docs.page("fork with an error", client.post(f"/messages/{first_reply}/fork", {
+        "model_provider": "google", "model": "no-such-model", "project_id": str(site.ids["sandbox"]),
+        "title": "Forked"}, 400).text())
+    forked = client.post(f"/messages/{first}/fork", {"model_provider": "deepseek", "model": "",
+                                                     "project_id": str(site.ids["sandbox"]), "title": "Forked"},
+                         303).headers["location"]
+    docs.page("forked thread", wait_for_replies(client, forked.removeprefix(site.url)))
+    docs.fragment("deleted message", client.post(f"/messages/{first_reply}/delete", {}, htmx=True).text())

@@ -5,10 +5,10 @@ import time
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 
 from app.extensions import db
-from app.models import Message
+from app.models import Message, Thread
 
 
 def parse_sse(lines: Iterable[str]) -> Iterator[tuple[str, str | None, str]]:
@@ -61,6 +61,34 @@ def snapshot(app) -> dict:
         return {table.name: db.session.execute(
                     select(*[c for c in table.columns if c.name != "last_used_at"]).order_by(*table.primary_key)
                 ).all() for table in db.metadata.sorted_tables}
+
+
+def sent_conversation(record) -> tuple[str | None, list[tuple[str, str]]]:
+    """(system prompt, [(role, text), …]) as the request carried them, in the provider's own shape."""
+    body = record.body
+    if record.provider == "anthropic":
+        return body.get("system"), [(m["role"], m["content"]) for m in body["messages"]]
+    if record.provider == "google":
+        system = body.get("systemInstruction")
+        turns = [(c["role"], "".join(p["text"] for p in c["parts"])) for c in body["contents"]]
+        return (system["parts"][0]["text"] if system else None), turns
+    if record.provider == "deepseek":
+        messages = [(m["role"], m["content"]) for m in body["messages"]]
+        if messages and messages[0][0] == "system":
+            return messages[0][1], messages[1:]
+        return None, messages
+    raise AssertionError(f"teach sent_conversation how {record.provider} carries a conversation")
+
+
+def link_as_chain(session, thread_ids) -> None:
+    """Make the messages of threads seeded row by row a chain (each one's parent the one before), as migration 0005 does."""
+    messages, threads = Message.__table__, Thread.__table__
+    earlier = messages.alias("earlier")
+    session.execute(update(messages).where(messages.c.thread_id.in_(thread_ids)).values(parent_id=(
+        select(func.max(earlier.c.id)).where(earlier.c.thread_id == messages.c.thread_id,
+                                             earlier.c.id < messages.c.id).scalar_subquery())))
+    session.execute(update(threads).where(threads.c.id.in_(thread_ids)).values(head_id=(
+        select(func.max(messages.c.id)).where(messages.c.thread_id == threads.c.id).scalar_subquery())))
 
 
 def seed_at_first_revision() -> None:

@@ -19,12 +19,19 @@ def make_world(client, auth, scripted):
     with client.application.app_context():
         token_id = db.session.scalar(select(ApiToken.id))
     return bearer, {"project_id": project["id"], "thread_id": thread["id"],
-                    "message_id": failed["assistant_message"]["id"], "token_id": token_id}
+                    "message_id": failed["assistant_message"]["id"], "token_id": token_id,
+                    "user_message_id": failed["user_message"]["id"]}
+
+
+# Routes for a message of the user's own (an edit), not a reply: they take the world's user message.
+USER_MESSAGE_ENDPOINTS = {"pages.edit_message_form", "pages.edit_message", "api.edit_message"}
 
 
 def url(app, endpoint: str, ids: dict) -> str:
     """The path of `endpoint` with the world's ids filled in."""
     rule = next(app.url_map.iter_rules(endpoint))
+    if endpoint in USER_MESSAGE_ENDPOINTS:
+        ids = {**ids, "message_id": ids["user_message_id"]}
     with app.test_request_context():
         return url_for(endpoint, **{name: ids[name] for name in rule.arguments})
 

@@ -12,6 +12,7 @@ import pytest
 from app.providers import PROVIDERS
 from app.providers.base import ProviderError, ProviderSettings, StreamEnd, ReplyRequest, TextDelta, Turn
 from tests.fake_provider import default_tokens, words
+from tests.helpers import sent_conversation
 
 # Nothing here touches the database, so one run (on SQLite) is enough.
 pytestmark = pytest.mark.once
@@ -84,23 +85,6 @@ def assert_user_facing(error: ProviderError, spec) -> None:
     """The message names the provider and never carries the API key."""
     assert spec.label in error.message
     assert KEY not in error.message and KEY not in str(error)
-
-
-def sent_conversation(record) -> tuple[str | None, list[tuple[str, str]]]:
-    """(system prompt, [(role, text), …]) as the request carried them, in the provider's own shape."""
-    body = record.body
-    if record.provider == "anthropic":
-        return body.get("system"), [(m["role"], m["content"]) for m in body["messages"]]
-    if record.provider == "google":
-        system = body.get("systemInstruction")
-        turns = [(c["role"], "".join(p["text"] for p in c["parts"])) for c in body["contents"]]
-        return (system["parts"][0]["text"] if system else None), turns
-    if record.provider == "deepseek":
-        messages = [(m["role"], m["content"]) for m in body["messages"]]
-        if messages and messages[0][0] == "system":
-            return messages[0][1], messages[1:]
-        return None, messages
-    raise AssertionError(f"teach sent_conversation how {record.provider} carries a conversation")
 
 
 def closed_port() -> int:

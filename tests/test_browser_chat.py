@@ -350,3 +350,42 @@ def test_in_chromium_the_policy_blocks_nothing_the_app_does_and_blocks_an_inject
     })""")
     assert ran is False
     assert violations == ["script-src-elem inline"]
+
+
+# --- versions and forks -------------------------------------------------------------------------
+
+def test_branch_journey_edit_switch_back_and_fork_to_another_provider(app, page, live):
+    """Edit a message → a new reply; switch back to the old version; fork it to DeepSeek, which answers."""
+    sign_up(page, live)
+    create_project(page)
+    create_thread(page, "Google Gemini")
+    send(page, "First question [[tokens:12]] [[token-delay:0.02]]")
+    expect(last_reply(page)).to_have_class(re_status("complete"), timeout=SLOW)
+
+    page.locator(".message-user").get_by_role("link", name="Edit your message").click()
+    box = page.get_by_label("New version of your message")
+    expect(box).to_have_value("First question [[tokens:12]] [[token-delay:0.02]]")
+    box.fill("Second try [[tokens:12]] [[token-delay:0.05]]")
+    page.get_by_role("button", name="Send the new version").click()
+    expect(page.locator(".message-user")).to_contain_text("Second try")
+    expect(last_reply(page)).to_have_class(re_status("complete"), timeout=SLOW)
+    expect(last_reply(page)).to_contain_text("Hello from fake google.")
+    expect(page.locator(".message-user .switcher")).to_have_attribute("aria-label", "Version 2 of 2")
+
+    page.locator(".message-user").get_by_role("button", name="Previous version").click()
+    expect(page.locator(".message-user")).to_contain_text("First question")
+    expect(page.locator(".message-user .switcher-position")).to_have_text("1 / 2")
+    page.reload()  # the switch is stored: the thread opens on this version
+    expect(page.locator(".message-user")).to_contain_text("First question")
+    expect(page.locator(".message")).to_have_count(2)
+
+    page.locator(".message-user").get_by_role("link", name=re.compile("^Fork")).click()
+    expect(page.locator("h1")).to_have_text("Fork this conversation")
+    page.select_option("#model_provider", label="DeepSeek")
+    page.get_by_role("button", name="Fork").click()
+    expect(page.locator("#thread-header h1")).to_have_text("First chat (fork)")
+    expect(page.locator("#thread-header .badge")).to_have_text("DeepSeek")
+    expect(page.locator("#forked-from a")).to_have_text("First chat")
+    expect(last_reply(page)).to_have_class(re_status("complete"), timeout=SLOW)
+    expect(last_reply(page)).to_contain_text("Hello from fake deepseek.")
+    expect(page.locator(".message-user")).to_contain_text("First question")

@@ -113,6 +113,18 @@ def thoughts(page, site):
     expect(page.locator(".thoughts .thoughts-text")).to_contain_text("143 = 11 × 13")
 
 
+def editing(page, site):
+    page.goto(site.path("/threads/{branches}"))
+    page.locator(".message-user").first.get_by_role("link", name="Edit your message").click()
+    expect(page.get_by_label("New version of your message")).to_be_visible()
+
+
+def fork_form(page, site):
+    page.goto(site.path("/threads/{branches}"))
+    page.locator(".message-user").first.get_by_role("link", name=re.compile("^Fork")).click()
+    expect(page.locator("h1")).to_have_text("Fork this conversation")
+
+
 STATES = {
     "login": (None, go("/login")),
     "register-with-errors": (None, register_with_errors),
@@ -127,6 +139,9 @@ STATES = {
     "thread-with-thoughts": (EMAIL, thoughts),
     "thread-failed": (EMAIL, go("/threads/{webhooks}")),
     "thread-stopped": (EMAIL, go("/threads/{queue}")),
+    "thread-versions": (EMAIL, go("/threads/{branches}")),
+    "thread-editing": (EMAIL, editing),
+    "fork": (EMAIL, fork_form),
     "settings": (EMAIL, go("/settings")),
     "confirm-delete": (EMAIL, go("/threads/{scratch}/delete")),
     "not-found": (EMAIL, go("/threads/999999")),

@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Message
+from tests.helpers import sent_conversation, wait_until_done
 
 
 @pytest.fixture
@@ -132,3 +133,41 @@ def test_a_missing_key_keeps_the_message_and_says_which_variable_to_set(app, cli
     assert wired.requests == []
     providers = {p["name"]: p["configured"] for p in client.get("/api/providers", headers=api).json["providers"]}
     assert providers == {"anthropic": False, "google": True, "deepseek": True}
+
+
+# --- branches: only the current path is sent ---------------------------------------------------
+
+def turns_sent(fake, provider):
+    return [text for _, text in sent_conversation(fake.last(provider))[1]]
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "google", "deepseek"])
+def test_after_an_edit_and_a_switch_only_the_current_path_is_sent(client, api, wired, provider):
+    thread_id = thread_for(client, api, provider, instructions="")
+    first = say(client, api, thread_id, "One").json
+    say(client, api, thread_id, "Two")
+    answer = first["assistant_message"]["content"]
+    edited = client.post(f"/api/messages/{first['user_message']['id']}/edit", json={"content": "Uno"},
+                         headers=api)
+    assert edited.status_code == 201
+    assert turns_sent(wired, provider) == ["Uno"]
+    say(client, api, thread_id, "Dos")
+    assert turns_sent(wired, provider) == ["Uno", edited.json["assistant_message"]["content"], "Dos"]
+    switched = client.put(f"/api/threads/{thread_id}/head", json={"message_id": first["user_message"]["id"]},
+                          headers=api)
+    assert switched.status_code == 200
+    say(client, api, thread_id, "Three")
+    sent = turns_sent(wired, provider)
+    assert sent[:3] == ["One", answer, "Two"] and sent[-1] == "Three" and "Uno" not in sent and "Dos" not in sent
+
+
+def test_a_fork_sends_the_copied_replies_as_plain_assistant_turns(app, client, api, wired):
+    thread_id = thread_for(client, api, "google", instructions="")
+    first = say(client, api, thread_id, "One").json
+    second = say(client, api, thread_id, "Two").json
+    fork = client.post(f"/api/messages/{second['user_message']['id']}/fork", json={"model_provider": "deepseek"},
+                       headers=api).json
+    wait_until_done(app)
+    assert turns_sent(wired, "deepseek") == ["One", first["assistant_message"]["content"], "Two"]
+    reply = client.get(f"/api/threads/{fork['id']}/messages", headers=api).json["messages"][-1]
+    assert reply["provider"] == "deepseek" and reply["content"].startswith("Hello from fake deepseek.")

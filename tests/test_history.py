@@ -6,6 +6,7 @@ from sqlalchemy import insert
 from app.extensions import db
 from app.models import Message, Project, Thread, User, utcnow
 from app.services import history
+from tests.helpers import link_as_chain
 
 
 def thread_with(app, rows) -> tuple[int, int]:
@@ -20,14 +21,16 @@ def thread_with(app, rows) -> tuple[int, int]:
         db.session.execute(insert(Message), [
             {"thread_id": thread.id, "role": role, "content": content, "status": status, "created_at": now}
             for role, content, status in rows])
+        link_as_chain(db.session, [thread.id])
         db.session.commit()
         last = db.session.query(db.func.max(Message.id)).scalar()
         return thread.id, last + 1
 
 
 def turns(app, thread_id, before, budget=10_000):
+    """The turns of the path ending just before message `before`."""
     with app.app_context():
-        return [(t.role, t.text) for t in history.conversation(db.session, thread_id, before, budget)]
+        return [(t.role, t.text) for t in history.conversation(db.session, before - 1, budget)]
 
 
 def test_failed_interrupted_and_empty_replies_are_left_out(app):

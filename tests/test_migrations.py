@@ -148,3 +148,52 @@ def test_downgrade_from_models_and_thinking_keeps_every_row(migration_app):
         db.session.rollback()  # end the read transaction, or PostgreSQL's ALTER waits for it
         upgrade()
         assert db.session.execute(text("SELECT count(*) FROM threads WHERE model IS NULL")).scalar() == 2
+
+
+FOURTH = "0004_models_and_thinking"
+
+
+def _seed_at_fourth_revision() -> None:
+    """Two linear threads (one of three messages, one of one) and an empty one."""
+    now = datetime(2026, 12, 1, 9, 0, 0, tzinfo=timezone.utc)
+    _seed_at_third_revision()
+    db.session.execute(text("INSERT INTO threads (id, project_id, title, created_at, updated_at) "
+                            "VALUES (3, 1, 'Empty', :now, :now)"), {"now": now})
+    db.session.execute(text("INSERT INTO messages (id, thread_id, role, content, created_at) "
+                            "VALUES (3, 2, 'user', 'other thread', :now)"), {"now": now})
+    db.session.execute(text("INSERT INTO messages (id, thread_id, role, content, created_at) "
+                            "VALUES (4, 1, 'user', 'and then?', :now)"), {"now": now})
+    db.session.commit()
+
+
+def _tree_rows():
+    messages = db.session.execute(text("SELECT id, parent_id FROM messages ORDER BY id")).all()
+    threads = db.session.execute(text("SELECT id, head_id, forked_from_message_id FROM threads ORDER BY id")).all()
+    return [tuple(m) for m in messages], [tuple(t) for t in threads]
+
+
+def test_linear_threads_become_chains_and_the_downgrade_keeps_the_current_path(migration_app):
+    with migration_app.app_context():
+        upgrade(revision=FOURTH)
+        _seed_at_fourth_revision()
+        upgrade()
+        assert _tree_rows() == ([(1, None), (2, 1), (3, None), (4, 2)], [(1, 4, None), (2, 3, None), (3, None, None)])
+        from app.models import Thread
+        from app.services import tree
+
+        path = tree.path_page(db.session.get(Thread, 1), 50, None).items
+        assert [m.content for m in path] == ["hi", "hello back", "and then?"]
+        # A second version of the first message, with a reply, made current: the old branch is off the path.
+        db.session.execute(text("INSERT INTO messages (id, thread_id, parent_id, role, content, created_at) "
+                                "VALUES (5, 1, NULL, 'user', 'hello', :now), (6, 1, 5, 'assistant', 'hey', :now)"),
+                           {"now": datetime(2026, 12, 2, tzinfo=timezone.utc)})
+        db.session.execute(text("UPDATE threads SET head_id = 6 WHERE id = 1"))
+        db.session.commit()
+        downgrade(revision=FOURTH)
+        assert "parent_id" not in {c["name"] for c in inspect(db.engine).get_columns("messages")}
+        assert "head_id" not in {c["name"] for c in inspect(db.engine).get_columns("threads")}
+        assert db.session.execute(text("SELECT id, content FROM messages ORDER BY id")).all() == [
+            (3, "other thread"), (5, "hello"), (6, "hey")]
+        db.session.rollback()  # end the read transaction, or PostgreSQL's ALTER waits for it
+        upgrade()
+        assert _tree_rows() == ([(3, None), (5, None), (6, 5)], [(1, 6, None), (2, 3, None), (3, None, None)])

@@ -4,10 +4,12 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, text
 
 from app.extensions import db
 from app.models import Message, Project, Thread, User, utcnow
+from bench.seed import tree_shape
+from tests.helpers import link_as_chain
 
 
 @contextmanager
@@ -44,8 +46,30 @@ def seed(app, threads: int, messages: int) -> tuple[int, int]:
         db.session.execute(insert(Message), [
             {"thread_id": thread_id, "role": "user" if i % 2 == 0 else "assistant", "content": f"m{i}",
              "status": "complete", "created_at": now} for i in range(messages)])
+        link_as_chain(db.session, [thread_id])
         db.session.commit()
         return project.id, thread_id
+
+
+def seed_tree(app, messages: int, branches: int) -> int:
+    """A thread of `messages` messages over `branches` branches (the bench's shape), its head the newest."""
+    now = utcnow()
+    with app.app_context():
+        project = Project(user_id=db.session.query(User.id).scalar(), name="Tree", instructions="")
+        thread = Thread(project=project, title="Tree", model_provider="google")
+        db.session.add_all([project, thread])
+        db.session.flush()
+        first = (db.session.query(db.func.max(Message.id)).scalar() or 0) + 1
+        db.session.execute(insert(Message), [
+            {"id": first + i, "thread_id": thread.id, "parent_id": None if parent is None else first + parent,
+             "role": "user" if i % 2 == 0 else "assistant", "content": f"m{i}", "status": "complete",
+             "created_at": now} for i, parent in enumerate(tree_shape(messages, branches))])
+        thread.head_id = first + messages - 1
+        if db.engine.dialect.name == "postgresql":  # the ids were given: the sequence must pass them
+            db.session.execute(text("SELECT setval(pg_get_serial_sequence('messages', 'id'), "
+                                    "(SELECT max(id) FROM messages))"))
+        db.session.commit()
+        return thread.id
 
 
 def requests_of(project_id, thread_id):
@@ -89,7 +113,41 @@ def test_posting_a_message_runs_a_few_statements_before_the_provider_is_called(a
             response = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"}, headers=headers)
         assert response.status_code == 201 and response.json["assistant_message"]["status"] == "complete"
         counts.append(len(statements))
-    # token with its user, thread with its project, both messages in one INSERT, touch thread and project
-    # (one statement on PostgreSQL, where each is a round trip), history
-    most = 5 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 6
+    # token with its user, thread with its project, the user's message, the reply (its parent is the
+    # user's message), touch thread (and move its head) and project (one statement on PostgreSQL, where
+    # each is a round trip), history
+    most = 6 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 7
     assert counts[0] == counts[1] and counts[0] <= most, counts
+
+
+@pytest.mark.parametrize("path", ["/threads/{id}", "/api/threads/{id}/messages"])
+def test_a_branched_thread_costs_the_same_queries_whatever_its_size(app, client, auth, path):
+    auth.signup_and_login()
+    headers = auth.token() if path.startswith("/api") else {}
+    counts = []
+    for messages, branches in [(40, 4), (10_000, 1_000)]:
+        target = path.format(id=seed_tree(app, messages, branches))
+        client.get(target, headers=headers)  # warm up per-process work
+        with counted(app) as statements:
+            response = client.get(target, headers=headers)
+        assert response.status_code == 200
+        assert path.startswith("/api") or 'class="switcher"' in response.get_data(as_text=True)
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= 7
+
+
+def test_posting_into_a_branched_thread_costs_what_posting_into_a_linear_one_does(app, client, auth, scripted):
+    auth.signup_and_login()
+    headers = auth.token()
+    _, linear = seed(app, 1, 40)
+    branched = seed_tree(app, 40, 4)
+    counts = []
+    for thread_id in (linear, branched):
+        client.post(f"/api/threads/{thread_id}/messages", json={"content": "Warm up"}, headers=headers)
+        with counted(app) as statements:
+            response = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"}, headers=headers)
+        assert response.status_code == 201
+        assert response.json["user_message"]["parent_id"] != response.json["assistant_message"]["parent_id"]
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts

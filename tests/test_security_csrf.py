@@ -22,6 +22,11 @@ WRITES = {
     "pages.post_message": ({"content": "Hi"}, {303}),
     "pages.retry_message": ({}, {303}),
     "pages.stop_message": ({}, {303}),
+    "pages.edit_message": ({"content": "Hi again"}, {303}),
+    "pages.regenerate_message": ({}, {303}),
+    "pages.switch_branch": ({"message_id": "MESSAGE_ID"}, {303}),
+    "pages.delete_message": ({}, {303}),
+    "pages.fork_message": ({"model_provider": "google", "project_id": "PROJECT_ID", "title": "Fork"}, {303}),
     "api.create_project": ({"name": "Another"}, {201}),
     "api.update_project": ({"name": "Renamed"}, {200}),
     "api.delete_project": (None, {204}),
@@ -31,8 +36,21 @@ WRITES = {
     "api.post_message": ({"content": "Hi"}, {201}),
     "api.retry_message": (None, {200}),
     "api.stop_message": (None, {200}),
+    "api.edit_message": ({"content": "Hi again"}, {201}),
+    "api.regenerate_message": (None, {201}),
+    "api.switch_branch": ({"message_id": "MESSAGE_ID"}, {200}),
+    "api.delete_message": (None, {204}),
+    "api.fork_message": ({"model_provider": "google"}, {201}),
 }
 SIGNED_OUT = {"auth.login_page", "auth.register"}
+
+
+def _with_ids(body, ids):
+    """The body with the world's ids put in for their placeholders (MESSAGE_ID, PROJECT_ID)."""
+    if body is None:
+        return None
+    return {name: ids[value.lower()] if value in ("MESSAGE_ID", "PROJECT_ID") else value
+            for name, value in body.items()}
 
 
 def test_every_state_changing_route_is_in_the_csrf_table(app):
@@ -47,6 +65,7 @@ def test_writes_without_the_csrf_token_are_refused_and_succeed_with_it(app, clie
         auth.logout()
         app.config["REGISTRATION_OPEN"] = True
     target, method, (body, accepted) = url(app, endpoint, ids), write_method(app, endpoint), WRITES[endpoint]
+    body = _with_ids(body, ids)
     api = target.startswith("/api/")
     send = {"json": body} if api else {"data": body}
     before = snapshot(app)

@@ -32,7 +32,9 @@ def test_a_second_user_gets_404_on_every_id_bearing_route_and_changes_nothing(ap
     assert snapshot(app) == before
     assert {"pages.thread", "pages.earlier_messages", "pages.message_stream", "pages.stop_message",
             "pages.retry_message", "pages.change_thread_model", "auth.revoke_token", "api.watch_message", "api.stop_message",
-            "api.retry_message", "api.delete_project"} <= tried
+            "api.retry_message", "api.delete_project", "pages.edit_message", "pages.regenerate_message",
+            "pages.switch_branch", "pages.delete_message", "pages.fork_message", "api.edit_message",
+            "api.regenerate_message", "api.switch_branch", "api.delete_message", "api.fork_message"} <= tried
 
     # The ids were the owner's real ones: she reaches every page and API read with them.
     for rule in app.url_map.iter_rules():

@@ -7,7 +7,7 @@ from flask import abort, current_app, g, request
 
 from ..models import ERROR
 from ..pagination import parse_limit
-from ..services import chat, workspace
+from ..services import chat, tree, workspace
 from ..services.live import Delta, Ended, Thinking
 from .. import rate_limits, sse
 from . import schemas
@@ -24,20 +24,22 @@ def _wants_stream() -> bool:
 _json = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def _start(start):
+def started_or_abort(start):
+    """Start a reply; a conflict is a 409, the wrong kind of message a 400."""
     try:
         return start()
-    except chat.ReplyConflict as exc:
-        abort(409, description=str(exc))
+    except (chat.ReplyConflict, chat.NotEditable) as exc:
+        abort(exc.status, description=str(exc))
 
 
 @bp.get("/threads/<int:thread_id>/messages")
 def list_messages(thread_id: int):
-    """A thread's messages, oldest first within a page; next_cursor goes back in time."""
+    """The current path's messages, oldest first within a page; next_cursor goes back in time."""
     thread = workspace.owned_thread_or_404(g.user, thread_id)
     chat.sweep_stale_replies()
-    page = workspace.messages_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
-    return {"messages": [schemas.message_json(m) for m in page.items], "next_cursor": page.next_cursor}
+    page = tree.path_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
+    siblings = tree.siblings(thread.id, page.items)
+    return {"messages": [schemas.path_message_json(m, siblings) for m in page.items], "next_cursor": page.next_cursor}
 
 
 @bp.post("/threads/<int:thread_id>/messages")
@@ -46,8 +48,8 @@ def post_message(thread_id: int):
     """Send a message; the thread's provider answers (JSON once done, or SSE as it streams)."""
     thread = workspace.owned_thread_or_404(g.user, thread_id)
     data = schemas.validate(schemas.MESSAGE_CREATE)
-    started = _start(lambda: chat.start_reply(thread, data["content"], current_app.config))
-    return _answer(started, 201)
+    started = started_or_abort(lambda: chat.start_reply(thread, data["content"], current_app.config))
+    return answer(started, 201)
 
 
 @bp.post("/messages/<int:message_id>/retry")
@@ -55,8 +57,8 @@ def post_message(thread_id: int):
 def retry_message(message_id: int):
     """Run the thread's latest failed, stopped or interrupted reply again."""
     message = workspace.owned_message_or_404(g.user, message_id)
-    started = _start(lambda: chat.retry_reply(message, current_app.config))
-    return _answer(started, 200)
+    started = started_or_abort(lambda: chat.retry_reply(message, current_app.config))
+    return answer(started, 200)
 
 
 @bp.post("/messages/<int:message_id>/stop")
@@ -90,7 +92,8 @@ def watch_message(message_id: int):
     return sse.response(events())
 
 
-def _answer(started: chat.Started, status: int):
+def answer(started: chat.Started, status: int):
+    """The reply once stored, as JSON, or its events as it streams."""
     if _wants_stream():
         return sse.response(_started_events(started, chat.watch(started.reply.id, started=started)))
     ended = chat.wait_until_stored(started.reply.id, started=started)

@@ -68,6 +68,19 @@ def _schemas() -> dict:
     cursor = _nullable({"type": "string"})
     # One the provider lists (GET /api/providers); null: the provider's default at each reply.
     model = _nullable(_text(MODEL_ID_MAX, min_length=1))
+    message = {
+        "id": integer, "thread_id": integer, "parent_id": _nullable(integer),
+        "role": {"type": "string", "enum": ["user", "assistant"]}, "content": {"type": "string"},
+        "status": {"type": "string", "enum": [PENDING, COMPLETE, STOPPED, ERROR, INTERRUPTED]},
+        "provider": _nullable(provider), "model": _nullable({"type": "string"}),
+        "input_tokens": _nullable(count), "output_tokens": _nullable(count),
+        "stop_reason": _nullable({"type": "string"}), "error": _nullable({"type": "string"}),
+        "attempt": count, "created_at": time,
+        # The model's thoughts (null: none shown, or the thread's thinking is off), apart from the answer.
+        "thinking": _nullable({"type": "string"}), "reasoning_tokens": _nullable(count),
+        "thinking_ms": _nullable(count),
+    }
+    row_id = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
     return {
         "Error": _object({"error": {"type": "string"}}, closed=False),
         "Provider": _object({
@@ -80,23 +93,16 @@ def _schemas() -> dict:
                             "thread_count": count, "created_at": time, "updated_at": time}),
         "Thread": _object({"id": integer, "project_id": integer, "title": {"type": "string"},
                            "model_provider": provider, "model": _nullable({"type": "string"}),
-                           "thinking": {"type": "boolean"}, "created_at": time, "updated_at": time}),
-        "Message": _object({
-            "id": integer, "thread_id": integer, "role": {"type": "string", "enum": ["user", "assistant"]},
-            "content": {"type": "string"},
-            "status": {"type": "string", "enum": [PENDING, COMPLETE, STOPPED, ERROR, INTERRUPTED]},
-            "provider": _nullable(provider), "model": _nullable({"type": "string"}),
-            "input_tokens": _nullable(count), "output_tokens": _nullable(count),
-            "stop_reason": _nullable({"type": "string"}), "error": _nullable({"type": "string"}),
-            "attempt": count, "created_at": time,
-            # The model's thoughts (null: none shown, or the thread's thinking is off), apart from the answer.
-            "thinking": _nullable({"type": "string"}), "reasoning_tokens": _nullable(count),
-            "thinking_ms": _nullable(count),
-        }),
+                           "thinking": {"type": "boolean"}, "head_id": _nullable(integer),
+                           "forked_from_message_id": _nullable(integer), "created_at": time, "updated_at": time}),
+        "Message": _object(message),
+        "PathMessage": _object({**message, "sibling_ids": {"type": "array", "items": integer, "minItems": 1},
+                                "sibling_index": count}),
         "ProviderList": _object({"providers": {"type": "array", "items": _ref("Provider")}}),
         "ProjectList": _object({"projects": {"type": "array", "items": _ref("Project")}, "next_cursor": cursor}),
         "ThreadList": _object({"threads": {"type": "array", "items": _ref("Thread")}, "next_cursor": cursor}),
-        "MessageList": _object({"messages": {"type": "array", "items": _ref("Message")}, "next_cursor": cursor}),
+        "MessageList": _object({"messages": {"type": "array", "items": _ref("PathMessage")},
+                                "next_cursor": cursor}),
         "Exchange": _object({"user_message": _nullable(_ref("Message")), "assistant_message": _ref("Message")}),
         "FailedExchange": _object({"error": {"type": "string"}, "user_message": _nullable(_ref("Message")),
                                    "assistant_message": _ref("Message")}),
@@ -117,6 +123,12 @@ def _schemas() -> dict:
                                  {"title": "Primary sources"}),
         "MessageCreate": _example(_object({"content": _text(MESSAGE_CONTENT_MAX, min_length=1)}),
                                   {"content": "Which sources should I read first?"}),
+        "HeadUpdate": _example(_object({"message_id": row_id}), {"message_id": 1}),
+        "ForkCreate": _example(_object({"model_provider": _nullable(provider),
+                                        "model": _nullable(_text(MODEL_ID_MAX)),
+                                        "project_id": _nullable(row_id),
+                                        "title": _nullable(_text(THREAD_TITLE_MAX))}, required=["model_provider"]),
+                               {"model_provider": "deepseek", "title": "Ask DeepSeek too"}),
     }
 
 
@@ -160,7 +172,7 @@ def _links(parameter: str, expression: str, *op_ids: str) -> dict:
 
 def _operation(op_id: str, summary: str, ok: tuple[int, str, dict | None], *, path_id: str | None = None,
                body: str | None = None, paged: bool = False, reply: bool = False, extra: list = (),
-               links: dict | None = None) -> dict:
+               links: dict | None = None, reply_errors: bool = True, bad_request: bool = False) -> dict:
     """One operation: its parameters, body and every answer it can give."""
     status, description, content = ok
     responses = {str(status): {"description": description, **({"content": content} if content else {}),
@@ -168,7 +180,7 @@ def _operation(op_id: str, summary: str, ok: tuple[int, str, dict | None], *, pa
     errors = [401, 429, 503]
     if path_id:
         errors.append(404)
-    if body or paged:
+    if body or paged or bad_request:
         errors.append(400)
     if body:
         errors += [413, 415]
@@ -176,7 +188,7 @@ def _operation(op_id: str, summary: str, ok: tuple[int, str, dict | None], *, pa
         errors.append(409)
     for code in sorted(errors):
         responses[str(code)] = _error(code, ERRORS[code])
-    if reply:
+    if reply and reply_errors:
         for code, text in REPLY_ERRORS.items():
             # A busy server's 503 carries only `error`, so the wider schema.
             responses[str(code)] = _error(code, text, "Error" if code == 503 else "FailedExchange")
@@ -261,6 +273,26 @@ def _paths() -> dict:
                 (201, "The message and the finished reply.", REPLY_ANSWER),
                 path_id="thread_id", body="MessageCreate", reply=True, links=REPLY_LINKS),
         },
+        "/api/threads/{thread_id}/head": {"put": _operation(
+            "switchBranch", "Make the branch holding a message current: the head moves to its most recent leaf "
+            "(400 for a message of another thread).",
+            _answer(200, "The thread, with its new head_id.", "Thread"), path_id="thread_id", body="HeadUpdate")},
+        "/api/messages/{message_id}": {"delete": _operation(
+            "deleteMessage", "Delete a message and everything under it (409 while a reply in it is pending).",
+            _answer(204, "Deleted.", None), path_id="message_id", reply=True, reply_errors=False)},
+        "/api/messages/{message_id}/edit": {"post": _operation(
+            "editMessage", "A new version of a user's message beside it (same parent), answered like a post.",
+            (201, "The new message and its finished reply.", REPLY_ANSWER), path_id="message_id",
+            body="MessageCreate", reply=True, links=REPLY_LINKS)},
+        "/api/messages/{message_id}/regenerate": {"post": _operation(
+            "regenerateMessage", "A new reply beside this one, to the same user message (400 for a user message).",
+            (201, "The finished reply (user_message is null).", REPLY_ANSWER), path_id="message_id", reply=True,
+            bad_request=True, links=REPLY_LINKS)},
+        "/api/messages/{message_id}/fork": {"post": _operation(
+            "forkMessage", "A new thread, bound to the chosen provider, holding a copy of the path up to this "
+            "message; a user message there is answered at once.",
+            _answer(201, "The new thread.", "Thread"), path_id="message_id", body="ForkCreate", reply=True,
+            reply_errors=False, links=THREAD_LINKS)},
         "/api/messages/{message_id}/retry": {"post": _operation(
             "retryMessage", "Run the thread's latest failed, stopped or interrupted reply again.",
             (200, "The finished reply (user_message is null).", REPLY_ANSWER), path_id="message_id", reply=True)},

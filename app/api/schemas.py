@@ -8,7 +8,7 @@ from flask import abort, request
 
 from .. import providers
 from ..limits import (
-    DEFAULT_THREAD_TITLE, MESSAGE_CONTENT_MAX, MODEL_ID_MAX, PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX,
+    DEFAULT_THREAD_TITLE, ID_MAX, MESSAGE_CONTENT_MAX, MODEL_ID_MAX, PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX,
     THREAD_TITLE_MAX,
 )
 from ..models import Project, Thread
@@ -68,6 +68,21 @@ class Flag:
         return value
 
 
+@dataclass(frozen=True)
+class Id:
+    """The id of a row: a whole number a row could have."""
+
+    required: bool = False
+    nullable: bool = False
+
+    def clean(self, name: str, value: Any) -> int | None:
+        if value is None and self.nullable:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= ID_MAX:
+            abort(400, description=f"{name} must be the id of one of your {name.removesuffix('_id')}s.")
+        return value
+
+
 PROJECT_CREATE = {
     "name": Text(max=PROJECT_NAME_MAX, min=1, required=True),
     "instructions": Text(max=PROJECT_INSTRUCTIONS_MAX, nullable=True),
@@ -91,6 +106,15 @@ THREAD_UPDATE = {
 }
 MESSAGE_CREATE = {
     "content": Text(max=MESSAGE_CONTENT_MAX, min=1, required=True),
+}
+HEAD_UPDATE = {
+    "message_id": Id(required=True),
+}
+FORK_CREATE = {
+    "model_provider": ProviderName(required=True),
+    "model": Text(max=MODEL_ID_MAX, nullable=True),
+    "project_id": Id(nullable=True),
+    "title": Text(max=THREAD_TITLE_MAX, nullable=True),
 }
 
 
@@ -146,6 +170,8 @@ def thread_json(thread: Thread) -> dict:
         "model_provider": thread.provider,
         "model": thread.model,
         "thinking": thread.thinking,
+        "head_id": thread.head_id,
+        "forked_from_message_id": thread.forked_from_message_id,
         "created_at": _time(thread.created_at),
         "updated_at": _time(thread.updated_at),
     }
@@ -156,6 +182,7 @@ def message_json(message) -> dict:
     return {
         "id": message.id,
         "thread_id": message.thread_id,
+        "parent_id": message.parent_id,
         "role": message.role,
         "content": message.content,
         "status": message.status,
@@ -171,6 +198,12 @@ def message_json(message) -> dict:
         "reasoning_tokens": message.reasoning_tokens,
         "thinking_ms": message.thinking_ms,
     }
+
+
+def path_message_json(message, siblings) -> dict:
+    """A message of the current path, with the versions beside it (itself included, oldest first)."""
+    return {**message_json(message), "sibling_ids": list(siblings.of(message)),
+            "sibling_index": siblings.index(message)}
 
 
 def provider_json(summary: catalog.ProviderModels, config) -> dict:

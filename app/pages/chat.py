@@ -9,7 +9,7 @@ from markupsafe import Markup, escape
 from .. import rate_limits, sse
 from ..errors import BUSY_RETRY_AFTER_SECONDS
 from ..htmx import is_htmx, render_blocks
-from ..services import chat, workspace
+from ..services import chat, tree, workspace
 from ..services.live import Delta, Ended, Thinking
 from .forms import ChatForm
 from .routes import bp
@@ -42,7 +42,7 @@ def retry_message(message_id: int):
     try:
         started = chat.retry_reply(message, current_app.config)
     except (chat.ReplyConflict, chat.RepliesBusy) as exc:
-        return _composer(thread, ChatForm(formdata=None), str(exc), exc.status)
+        return conflict_in_composer(thread, str(exc), exc.status)
     return _reply_stream(thread, started, with_user_message=False)
 
 
@@ -62,7 +62,12 @@ def message_stream(message_id: int):
     """A pending reply's stream for a reloaded page or a second tab, from where it left off."""
     message = workspace.owned_message_or_404(current_user, message_id)
     after = sse.last_event_id(request, fallback=len(message.content))
-    return _stream(message.thread, message.id, after)
+    return _stream(message.thread, message.id, after, siblings=tree.siblings(message.thread_id, [message]))
+
+
+def conflict_in_composer(thread, conflict: str, status: int):
+    """Say in the composer why a reply could not start (409 or 503)."""
+    return _composer(thread, ChatForm(formdata=None), conflict, status)
 
 
 def _composer(thread, form, conflict, status):
@@ -80,10 +85,13 @@ def _reply_stream(thread, started: chat.Started, with_user_message: bool):
     items = [started.user_message] if with_user_message else []
     first = "".join(render_template("pages/_message.html", message=m, watch=False, latest_id=None)
                     for m in [*items, started.reply])
-    return _stream(thread, started.reply.id, 0, first, started)
+    # A post's reply is its parent's only child (the head it answers is a leaf); a retried one may have siblings.
+    siblings = None if with_user_message else tree.siblings(thread.id, [started.reply])
+    return _stream(thread, started.reply.id, 0, first, started, siblings)
 
 
-def _stream(thread, message_id: int, after: int, first: str | None = None, started: chat.Started | None = None):
+def _stream(thread, message_id: int, after: int, first: str | None = None, started: chat.Started | None = None,
+            siblings: tree.Siblings | None = None):
     generate_csrf()  # cached on g now, so rendering the final message never touches the session
     # The delta wrapper is rendered once; each delta is only escaped into it.
     prefix, suffix = render_template("pages/_delta.html", message_id=message_id, text=SENTINEL).split(SENTINEL)
@@ -104,7 +112,7 @@ def _stream(thread, message_id: int, after: int, first: str | None = None, start
             elif isinstance(item, Ended):
                 switch = gone_switch(item.view, thread_id, thread_model, thinking)
                 yield sse.event(render_template("pages/_final.html", message=item.view, watch=False,
-                                                latest_id=item.view.id, gone_switch=switch))
+                                                latest_id=item.view.id, gone_switch=switch, siblings=siblings))
                 return
             else:
                 yield sse.comment()

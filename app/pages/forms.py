@@ -1,11 +1,13 @@
 """Forms of the pages; each owns its validation."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from .. import providers
+from ..limits import (
+    MESSAGE_CONTENT_MAX, MODEL_ID_MAX, PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX, THREAD_TITLE_MAX,
+)
 from ..services import catalog
-from ..limits import MESSAGE_CONTENT_MAX, PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX, THREAD_TITLE_MAX
 
 
 def strip(value):
@@ -83,3 +85,32 @@ class ChatForm(FlaskForm):
     def validate_content(self, field):
         if not field.data.strip():
             raise ValidationError("Type a message first.")
+
+
+class BranchForm(FlaskForm):
+    message_id = IntegerField("Message", validators=[InputRequired("Choose a version to show.")])
+
+
+class ForkForm(FlaskForm):
+    model_provider = SelectField(
+        "Provider", choices=lambda: providers.choices(current_app.config), default=providers.DEFAULT_PROVIDER,
+        validate_choice=False,
+    )
+    model = StringField("Model", filters=[strip], validators=[Optional(), Length(max=MODEL_ID_MAX)],
+                        description="Leave empty for the provider's default model.")
+    project_id = SelectField("Project", coerce=int, validate_choice=False)
+    title = StringField("Title", filters=[strip], validators=[Optional(), Length(max=THREAD_TITLE_MAX)])
+
+    def validate_model_provider(self, field):
+        if field.data not in providers.PROVIDERS:
+            raise ValidationError(providers.unknown_provider_message(field.data))
+
+    def validate_model(self, field):
+        if field.data and self.model_provider.data in providers.PROVIDERS:
+            error = catalog.current().check(self.model_provider.data, field.data)
+            if error:
+                raise ValidationError(error)
+
+    def validate_project_id(self, field):
+        if field.data not in {value for value, _ in self.project_id.choices}:
+            raise ValidationError("Choose one of your projects.")

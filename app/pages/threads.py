@@ -10,7 +10,7 @@ from markupsafe import Markup
 from ..htmx import is_htmx, render_blocks, render_page
 from ..models import ERROR
 from ..pagination import parse_limit
-from ..services import catalog, chat, workspace
+from ..services import catalog, chat, forks, tree, workspace
 from .forms import ChatForm, RenameThreadForm, ThreadModelForm
 from .routes import bp
 
@@ -54,11 +54,12 @@ def header_context(thread, rename_form=None, model_form=None) -> dict:
 def thread_context(thread, chat_form=None, conflict=None, model_form=None) -> dict:
     """What the thread page and its blocks render from."""
     chat.sweep_stale_replies()  # a reply whose runner died shows as interrupted, with Retry
-    page = workspace.messages_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
+    page = tree.path_page(thread, parse_limit(request.args.get("limit")), request.args.get("cursor"))
     latest = page.items[-1] if page.items else None
     return {
         **header_context(thread, model_form=model_form),
-        "page": page, "watch": True,
+        "page": page, "watch": True, "siblings": tree.siblings(thread.id, page.items),
+        "forked_from": forks.origin(thread),
         "latest_id": latest.id if latest else None,
         "pending": any(m.pending for m in page.items),
         "chat_form": chat_form or ChatForm(formdata=None), "conflict": conflict,

@@ -27,12 +27,20 @@ from .runner import ReplyJob, Runner, own_engine
 from .watch import Event, follow, with_stored_view
 
 WAIT_POLL_SECONDS = 0.1
+threads = Thread.__table__
+projects = Project.__table__
 
 
 class ReplyConflict(Exception):
     """The thread already has a reply in flight, or the message can't be retried."""
 
     status = 409
+
+
+class NotEditable(Exception):
+    """Editing a reply or regenerating a user's message: the other action is meant."""
+
+    status = 400
 
 
 class RepliesBusy(Exception):
@@ -43,7 +51,7 @@ class RepliesBusy(Exception):
 
 @dataclass(frozen=True)
 class Started:
-    """What a post created: the user's message (None on retry) and the pending reply."""
+    """What a post created: the user's message (None on retry or regenerate) and the pending reply."""
 
     user_message: MessageView | None
     reply: MessageView
@@ -57,32 +65,63 @@ SERVER_BUSY = "The server is writing as many replies as it can right now. Try ag
 
 
 def start_reply(thread: Thread, content: str, config: Mapping) -> Started:
-    """Store the user's message and a pending reply in one short transaction, then run it."""
+    """Store the user's message under the thread's head and a pending reply to it, then run it."""
+    head = select(threads.c.head_id).where(threads.c.id == thread.id).scalar_subquery()  # as it is now
+    return _start(thread, content, head, config)
+
+
+def edit_message(message: Message, content: str, config: Mapping) -> Started:
+    """A new version of a user's message beside it (same parent), and a reply to it; the old branch stays."""
+    if message.role != "user":
+        raise NotEditable("Only your own messages can be edited; regenerate a reply instead.")
+    return _start(message.thread, content, message.parent_id, config)
+
+
+def regenerate_reply(message: Message, config: Mapping) -> Started:
+    """A new reply beside this one, to the same message of the user."""
+    if message.role != "assistant":
+        raise NotEditable("Only a reply can be regenerated; edit your message instead.")
+    return _start(message.thread, None, message.parent_id, config)
+
+
+def answer(thread: Thread, message_id: int, config: Mapping) -> Started:
+    """A reply to a user's message that has none yet (the last message of a forked thread)."""
+    return _start(thread, None, message_id, config)
+
+
+def _start(thread: Thread, content: str | None, parent, config: Mapping) -> Started:
+    """Store a user's message under `parent` (unless None: a reply to `parent` itself) and a pending reply.
+
+    One short transaction; the reply becomes the head, set in the UPDATE that touches the thread.
+    """
     with _place_for_a_reply(config):
         spec = providers.get(thread.model_provider)
         now = utcnow()
+        user = None
         with _one_pending_reply():
-            # One INSERT for both rows, returning them (in no set order) as plain views: no ORM objects
-            # to build, track and expire on the path of every post.
-            rows = db.session.execute(insert(replies_store.messages).returning(*replies_store.VIEW_COLUMNS), [
-                {"thread_id": thread.id, "role": "user", "content": content, "status": COMPLETE, "provider": None,
-                 "model": None, "attempt": 0, "created_at": now, "heartbeat_at": None},
-                {"thread_id": thread.id, "role": "assistant", "content": "", "status": PENDING,
-                 "provider": spec.name, "model": _model(thread), "attempt": 1, "created_at": now,
-                 "heartbeat_at": now},
-            ])
-            user, reply = sorted(map(replies_store.view_of, rows), key=lambda message: message.role == "assistant")
-        _touch(thread, now)
+            if content is not None:
+                user = _insert({"thread_id": thread.id, "parent_id": parent, "role": "user", "content": content,
+                                "status": COMPLETE, "provider": None, "model": None, "attempt": 0,
+                                "created_at": now, "heartbeat_at": None})
+                parent = user.id
+            reply = _insert({"thread_id": thread.id, "parent_id": parent, "role": "assistant", "content": "",
+                             "status": PENDING, "provider": spec.name, "model": _model(thread), "attempt": 1,
+                             "created_at": now, "heartbeat_at": now})
+        _touch(thread, now, head_id=reply.id)
         return _launch(thread, reply, user, config)
 
 
+def _insert(row: dict) -> MessageView:
+    # Core INSERT … RETURNING as a plain view: no ORM object to build, track and expire on every post.
+    return replies_store.view_of(db.session.execute(
+        insert(replies_store.messages).values(row).returning(*replies_store.VIEW_COLUMNS)).one())
+
+
 def retry_reply(message: Message, config: Mapping) -> Started:
-    """Run the latest failed, stopped or interrupted reply again, in the same message."""
+    """Run the failed, stopped or interrupted reply at the thread's head again, in the same message."""
     with _place_for_a_reply(config):
         thread = message.thread
-        latest = db.session.scalar(select(Message.id).where(Message.thread_id == thread.id)
-                                   .order_by(Message.id.desc()).limit(1))
-        if message.role != "assistant" or message.id != latest or message.status not in RETRYABLE:
+        if message.role != "assistant" or message.id != thread.head_id or message.status not in RETRYABLE:
             raise ReplyConflict("Only the latest reply can be retried, once it has failed or stopped.")
         spec = providers.get(thread.model_provider)
         with _one_pending_reply():
@@ -132,13 +171,12 @@ def _one_pending_reply():
         raise ReplyConflict(THREAD_BUSY) from None
 
 
-def _touch(thread: Thread, now) -> None:
-    """Mark activity on the thread and its project (Thread.touch, as plain UPDATEs: no flush).
+def _touch(thread: Thread, now, **changes) -> None:
+    """Mark activity on the thread (with `changes`) and its project (Thread.touch, as plain UPDATEs: no flush).
 
     On PostgreSQL both go in one statement (the thread's UPDATE as a CTE), a round trip less per post.
     """
-    threads, projects = Thread.__table__, Project.__table__
-    touch_thread = update(threads).where(threads.c.id == thread.id).values(updated_at=now)
+    touch_thread = update(threads).where(threads.c.id == thread.id).values(updated_at=now, **changes)
     touch_project = update(projects).where(projects.c.id == thread.project_id).values(updated_at=now)
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(touch_project.add_cte(touch_thread.cte("touched_thread")))
@@ -152,7 +190,7 @@ def _launch(thread: Thread, reply: MessageView, user: MessageView | None, config
     # loaded again after the commit expires it. (The callers' writes already met the pending-reply index.)
     system = thread.project.instructions or None
     budget = int(config["CONTEXT_BUDGET_TOKENS"]) - history.estimate_tokens(system or "")
-    turns = history.conversation(db.session, thread.id, reply.id, budget)
+    turns = history.conversation(db.session, reply.parent_id, budget)
     provider = providers.get(thread.model_provider).name
     known = catalog.current().known_model(provider, reply.model)
     job = ReplyJob(reply, provider, ReplyRequest(

@@ -1,4 +1,4 @@
-"""A thread's earlier messages as the turns a provider sees, within the context budget."""
+"""The current path's messages as the turns a provider sees, within the context budget."""
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from ..models import COMPLETE, STOPPED
 from ..providers.base import Turn
 from .replies_store import messages  # plain columns: the ORM adds nothing to reading text
+from .tree import path_up
 
 BATCH = 200
 # Replies that count as said: stopped ones too, since the user saw their text.
@@ -18,19 +19,19 @@ def estimate_tokens(text: str) -> int:
     return len(text) // 4 + 4
 
 
-def conversation(session: Session, thread_id: int, before_id: int, budget: int) -> tuple[Turn, ...]:
-    """The turns before message `before_id`, newest kept first until the budget is spent.
+def conversation(session: Session, last_id: int | None, budget: int) -> tuple[Turn, ...]:
+    """The turns of the path from the first message to `last_id`, newest kept first until the budget is spent.
 
-    Failed, interrupted or empty assistant turns are left out; consecutive turns of one role
-    are joined, since providers expect the roles to alternate.
+    Only that path is read, never another branch. Failed, interrupted or empty assistant turns are
+    left out; consecutive turns of one role are joined, since providers expect the roles to alternate.
     """
     kept: list[tuple[str, str]] = []
-    cursor = before_id
-    while budget > 0:
+    cursor = last_id
+    while budget > 0 and cursor is not None:
+        path = path_up(cursor, BATCH)
         rows = session.execute(
-            select(messages.c.id, messages.c.role, messages.c.content, messages.c.status)
-            .where(messages.c.thread_id == thread_id, messages.c.id < cursor)
-            .order_by(messages.c.id.desc()).limit(BATCH)
+            select(messages.c.role, messages.c.content, messages.c.status, messages.c.parent_id)
+            .join(path, messages.c.id == path.c.id).order_by(path.c.depth)
         ).all()
         for row in rows:
             if not _said(row.role, row.content, row.status):
@@ -43,7 +44,7 @@ def conversation(session: Session, thread_id: int, before_id: int, budget: int) 
             kept.append((row.role, row.content))
         if len(rows) < BATCH:
             break
-        cursor = rows[-1].id
+        cursor = rows[-1].parent_id
     return _alternate(reversed(kept))
 
 

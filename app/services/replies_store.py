@@ -22,6 +22,7 @@ class MessageView(ReplyState):
 
     id: int
     thread_id: int
+    parent_id: int | None
     role: str
     content: str
     status: str

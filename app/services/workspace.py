@@ -8,7 +8,7 @@ from sqlalchemy.orm import contains_eager
 from ..extensions import db
 from ..limits import DEFAULT_THREAD_TITLE
 from ..models import Message, Project, Thread, User, utcnow
-from ..pagination import Page, cursor_id, decode_cursor, encode_cursor, newest_first
+from ..pagination import Page, encode_cursor, newest_first
 
 
 def owned_project_or_404(user: User, project_id: int) -> Project:
@@ -35,7 +35,7 @@ def owned_thread_or_404(user: User, thread_id: int) -> Thread:
 def owned_message_or_404(user: User, message_id: int) -> Message:
     """The user's message, or 404."""
     message = db.session.scalar(
-        select(Message).join(Thread).join(Project)
+        select(Message).join(Message.thread).join(Thread.project)
         .where(Message.id == message_id, Project.user_id == user.id)
     )
     if message is None:
@@ -129,13 +129,7 @@ def _page(rows: list, limit: int, keyed) -> Page:
     return Page(rows[:limit], encode_cursor(last.updated_at, last.id))
 
 
-def messages_page(thread: Thread, limit: int, cursor: str | None) -> Page[Message]:
-    """The latest `limit` messages before the cursor, oldest first; pages go back in time."""
-    query = select(Message).where(Message.thread_id == thread.id)
-    if cursor:
-        (before,) = decode_cursor(cursor, 1)
-        query = query.where(Message.id < cursor_id(before))
-    rows = list(db.session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit][::-1]
-    return Page(rows, encode_cursor(rows[0].id) if more else None)
+def all_projects(user: User) -> list[Project]:
+    """Every project of the user, by name (what a fork can go into)."""
+    return list(db.session.scalars(select(Project).where(Project.user_id == user.id).order_by(Project.name,
+                                                                                               Project.id)))
