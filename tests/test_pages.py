@@ -165,12 +165,12 @@ def test_delete_project_deletes_threads(app, client, signed_in):
 def test_project_page_pages_its_threads(client, signed_in, hx):
     project_id = create_project(client)
     for i in range(3):
-        create_thread(client, project_id, title=f"t{i}")
+        create_thread(client, project_id, title=f"Thread number {i}")
     first = client.get(f"/projects/{project_id}?limit=2").get_data(as_text=True)
-    assert "t2" in first and "t1" in first and "t0" not in first
+    assert "Thread number 2" in first and "Thread number 1" in first and "Thread number 0" not in first
     cursor = re.search(r'data-hx-get="[^"]*cursor=([^"&]+)', first).group(1)
     more = client.get(f"/projects/{project_id}?limit=2&cursor={cursor}", headers=hx).get_data(as_text=True)
-    assert "<html" not in more and "t0" in more
+    assert "<html" not in more and "Thread number 0" in more
 
 
 def test_foreign_and_unknown_ids_get_a_friendly_404(client, auth):

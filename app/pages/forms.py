@@ -93,8 +93,7 @@ class BranchForm(FlaskForm):
 
 class ForkForm(FlaskForm):
     model_provider = SelectField(
-        "Provider", choices=lambda: providers.choices(current_app.config), default=providers.DEFAULT_PROVIDER,
-        validate_choice=False,
+        "Provider", choices=provider_choices, default=providers.DEFAULT_PROVIDER, validate_choice=False,
     )
     model = StringField("Model", filters=[strip], validators=[Optional(), Length(max=MODEL_ID_MAX)],
                         description="Leave empty for the provider's default model.")
@@ -106,10 +105,8 @@ class ForkForm(FlaskForm):
             raise ValidationError(providers.unknown_provider_message(field.data))
 
     def validate_model(self, field):
-        if field.data and self.model_provider.data in providers.PROVIDERS:
-            error = catalog.current().check(self.model_provider.data, field.data)
-            if error:
-                raise ValidationError(error)
+        if self.model_provider.data in providers.PROVIDERS:
+            check_model(self.model_provider.data, field.data)
 
     def validate_project_id(self, field):
         if field.data not in {value for value, _ in self.project_id.choices}:
