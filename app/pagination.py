@@ -51,7 +51,7 @@ def cursor_id(value) -> int:
 
 def parse_limit(raw: str | None) -> int:
     """The page size asked for; 400 outside 1..PAGE_SIZE_MAX."""
-    if raw is None or raw == "":
+    if raw is None:
         return PAGE_SIZE_DEFAULT
     # ASCII digits of bounded length only: isdigit() accepts "²", which int() refuses, and so are huge numbers.
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 1 <= int(raw) <= PAGE_SIZE_MAX:

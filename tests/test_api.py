@@ -203,7 +203,7 @@ def test_project_list_carries_thread_counts(client, api):
     assert listing["projects"][0]["thread_count"] == 2
 
 
-@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 201}, {"limit": "x"}, {"cursor": "garbage!"},
+@pytest.mark.parametrize("query", [{"limit": 0}, {"limit": 201}, {"limit": "x"}, {"limit": ""}, {"cursor": "garbage!"},
                                    {"cursor": "WzFd"}])
 def test_bad_limit_or_cursor_is_400(client, api, query):
     response = client.get("/api/projects", query_string=query, headers=api)
