@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, inspect, text
 from app import create_app
 from tests.conftest import dispose_engines
 from app.extensions import db
+from app.search_schema import include_object
 
 FIRST = "0001_initial"
 
@@ -102,7 +103,7 @@ def test_models_match_the_migrations(migration_app):
     with migration_app.app_context():
         upgrade()
         with db.engine.connect() as conn:
-            diffs = compare_metadata(MigrationContext.configure(conn), db.metadata)
+            diffs = compare_metadata(MigrationContext.configure(conn, opts={"include_object": include_object}), db.metadata)
         assert diffs == []
     result = migration_app.test_cli_runner().invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
