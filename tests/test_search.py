@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import text
 
 from app.extensions import db
-from app.models import Message, Thread
+from app.models import Message
 from app.services import workspace
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from .. import providers
 from ..extensions import db
+from ..limits import ID_MAX
 from ..models import Message, Project, Thread
 from ..pagination import INVALID_CURSOR, Page, cursor_id, decode_cursor, encode_cursor
 from .search_query import SearchQuery, SearchQueryError
@@ -82,7 +83,8 @@ def _day(value: str, end: bool) -> datetime:
 def filters_from(args) -> Filters:
     """Filters from request arguments (project_id, provider, from, to); SearchQueryError names a bad one."""
     project_id = args.get("project_id") or None
-    if project_id is not None and not (project_id.isascii() and project_id.isdigit() and len(project_id) <= 18):
+    if project_id is not None and not (project_id.isascii() and project_id.isdigit() and len(project_id) <= 19
+                                       and 0 < int(project_id) <= ID_MAX):
         raise SearchQueryError("project_id must be a project's id.")
     provider = args.get("provider") or None
     if provider is not None and provider not in providers.PROVIDERS:
