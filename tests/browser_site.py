@@ -269,6 +269,15 @@ def collect_documents(site: Site, client: Client, anonymous: Client) -> None:
     docs.page("thread with a failed reply", client.get(thread))
     docs.stream("retry", client.post(f"/messages/{failed}/retry", {}, htmx=True).text())
 
+    docs.page("search", client.get("/search"))
+    docs.page("search results", client.get("/search?q=invoice&limit=2"))
+    docs.page("search with nothing found", client.get("/search?q=nonexistentword"))
+    docs.page("search with an error", client.get("/search?q=-only", status=400))
+    docs.fragment("search as typed in the header", client.get("/search?q=invoice", htmx=True))
+    first = client.get("/search?q=invoice&limit=2")
+    more = re.search(r'id="more-results-[^"]+">\s*<a href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    docs.fragment("more search results", client.get(more, htmx=True))
+
     client.post("/settings", {"name": "CI"}, 200)
     docs.page("settings", client.get("/settings"))
     docs.page("settings with a new token", client.post("/settings", {"name": "Deploy"}).text())

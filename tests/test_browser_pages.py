@@ -121,6 +121,7 @@ STATES = {
     "thread-failed": (EMAIL, go("/threads/{webhooks}")),
     "thread-stopped": (EMAIL, go("/threads/{queue}")),
     "settings": (EMAIL, go("/settings")),
+    "search-results": (EMAIL, go("/search?q=invoice")),
     "confirm-delete": (EMAIL, go("/threads/{scratch}/delete")),
     "not-found": (EMAIL, go("/threads/999999")),
 }

@@ -172,7 +172,7 @@ class PostgresIndex:
         page = _scoped(page, user_id, filters, messages.c.created_at).order_by(messages.c.id.desc()).limit(limit)
         page = page.subquery("page")
         body = messages.c.content + " " + func.coalesce(messages.c.thinking, "")
-        options = f'{self.options}, MaxFragments=2, MaxWords=30, MinWords=12, ShortWord=0, FragmentDelimiter=" … "'
+        options = f"{self.options}, MaxWords=30, MinWords=12, ShortWord=0"
         snippet = func.ts_headline(self.language, body, self.tsquery, options)
         return (select(*page.c, snippet.label("snippet")).join(messages, messages.c.id == page.c.id)
                 .order_by(page.c.id.desc()))

@@ -6,6 +6,9 @@ step by triggers. A reply still being written (status 'pending') is not indexed,
 made every second while it streams cost nothing here; it is indexed once, when it ends. The text-search
 language is SEARCH_LANGUAGE as the migration runs.
 
+A later SQLite batch_alter_table on messages or threads rebuilds the table and so drops its triggers:
+such a migration must create SQLITE_TRIGGERS (below) again.
+
 Revision ID: 0006_search
 Revises: 0004_models_and_thinking
 Create Date: 2026-12-03 15:10:00
