@@ -153,7 +153,7 @@ def _links(parameter: str, expression: str, *op_ids: str) -> dict:
 
 def _operation(op_id: str, summary: str, ok: tuple[int, str, dict | None], *, path_id: str | None = None,
                body: str | None = None, paged: bool = False, reply: bool = False, extra: list = (),
-               links: dict | None = None) -> dict:
+               links: dict | None = None, checked_query: bool = False) -> dict:
     """One operation: its parameters, body and every answer it can give."""
     status, description, content = ok
     responses = {str(status): {"description": description, **({"content": content} if content else {}),
@@ -161,7 +161,7 @@ def _operation(op_id: str, summary: str, ok: tuple[int, str, dict | None], *, pa
     errors = [401, 429, 503]
     if path_id:
         errors.append(404)
-    if body or paged:
+    if body or paged or checked_query:
         errors.append(400)
     if body:
         errors += [413, 415]
@@ -266,6 +266,13 @@ def _paths() -> dict:
                 (201, "The message and the finished reply.", REPLY_ANSWER),
                 path_id="thread_id", body="MessageCreate", reply=True, links=REPLY_LINKS),
         },
+        "/api/threads/{thread_id}/export": {"get": _operation(
+            "exportThread", "The thread as Markdown, or as the JSON export document (format chat-export, version 1).",
+            (200, "A download.", {"application/json": {"schema": {"type": "object"}},
+                                  "text/markdown": {"schema": {"type": "string"}}}),
+            path_id="thread_id", checked_query=True, extra=[
+                {"name": "format", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["json", "markdown"]}}])},
         "/api/messages/{message_id}/retry": {"post": _operation(
             "retryMessage", "Run the thread's latest failed, stopped or interrupted reply again.",
             (200, "The finished reply (user_message is null).", REPLY_ANSWER), path_id="message_id", reply=True)},
