@@ -24,7 +24,7 @@ def test_results_link_each_hit_to_its_message_with_the_snippet_marked(app, clien
     t = thread_with(app, project_id, "Chat", "where is the <b>parser</b>?")
     page = client.get("/search?q=parser").get_data(as_text=True)
     assert f'href="/messages/{t["message_ids"][0]}"' in page
-    assert "<mark>parser</mark>" in page and "&lt;b&gt;" in page and "<b>parser" not in page
+    assert "<mark>parser</mark>" in page and "<b>" not in page  # escaped (SQLite) or left out (PostgreSQL)
 
 
 def test_typing_in_the_results_box_gets_only_the_results(app, client, project_id, hx):

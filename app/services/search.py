@@ -95,7 +95,9 @@ def filters_from(args) -> Filters:
 
 
 def _scoped(query: Select, user_id: int, filters: Filters, moment) -> Select:
-    query = query.where(projects.c.user_id == user_id)
+    # A subquery, not a join: SQLite then keeps the index as the outer loop, in its own order, and
+    # stops at the page's last row instead of sorting (and snippeting) every match.
+    query = query.where(threads.c.project_id.in_(select(projects.c.id).where(projects.c.user_id == user_id)))
     if filters.project_id is not None:
         query = query.where(threads.c.project_id == filters.project_id)
     if filters.provider is not None:
@@ -118,8 +120,7 @@ class SQLiteIndex:
         snippet = func.highlight(literal_column("threads_fts"), 0, self.marks.start, self.marks.end)
         query = (select(threads.c.id, threads.c.title, threads.c.created_at, PROVIDER.label("provider"),
                         snippet.label("snippet"))
-                 .select_from(fts.join(threads, threads.c.id == fts.c.rowid)
-                              .join(projects, projects.c.id == threads.c.project_id))
+                 .select_from(fts.join(threads, threads.c.id == fts.c.rowid))
                  .where(literal_column("threads_fts").op("MATCH")(self.match)))
         if before is not None:
             query = query.where(fts.c.rowid < before)
@@ -131,8 +132,7 @@ class SQLiteIndex:
         query = (select(messages.c.id, messages.c.thread_id, messages.c.role, messages.c.created_at,
                         threads.c.title, PROVIDER.label("provider"), snippet.label("snippet"))
                  .select_from(fts.join(messages, messages.c.id == fts.c.rowid)
-                              .join(threads, threads.c.id == messages.c.thread_id)
-                              .join(projects, projects.c.id == threads.c.project_id))
+                              .join(threads, threads.c.id == messages.c.thread_id))
                  .where(literal_column("messages_fts").op("MATCH")(self.match)))
         if before is not None:
             query = query.where(fts.c.rowid < before)
@@ -154,8 +154,7 @@ class PostgresIndex:
         snippet = func.ts_headline(self.language, threads.c.title, self.tsquery, f"{self.options}, HighlightAll=true")
         query = (select(threads.c.id, threads.c.title, threads.c.created_at, PROVIDER.label("provider"),
                         snippet.label("snippet"))
-                 .select_from(threads.join(projects, projects.c.id == threads.c.project_id))
-                 .where(self._matches(threads)))
+                 .select_from(threads).where(self._matches(threads)))
         if before is not None:
             query = query.where(threads.c.id < before)
         return _scoped(query, user_id, filters, threads.c.created_at).order_by(threads.c.id.desc()).limit(limit)
@@ -164,8 +163,7 @@ class PostgresIndex:
         # The page is chosen first; only its rows pay for a headline.
         page = (select(messages.c.id, messages.c.thread_id, messages.c.role, messages.c.created_at,
                        threads.c.title, PROVIDER.label("provider"))
-                .select_from(messages.join(threads, threads.c.id == messages.c.thread_id)
-                             .join(projects, projects.c.id == threads.c.project_id))
+                .select_from(messages.join(threads, threads.c.id == messages.c.thread_id))
                 .where(self._matches(messages)))
         if before is not None:
             page = page.where(messages.c.id < before)
