@@ -49,12 +49,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.jinja_env.filters["markdown"] = render_markdown
 
     from . import cli, errors
-    from .services import catalog, chat
+    from .services import catalog, chat, titles
 
     errors.init_app(app)
     cli.init_app(app)
     catalog.init_app(app)
     chat.init_app(app)  # its runner refreshes the catalogue
+    titles.init_app(app)
     return app
 
 

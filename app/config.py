@@ -52,6 +52,11 @@ def _provider_env() -> dict[str, str | None]:
     return {var: os.environ.get(var) or None for spec in PROVIDERS.values() for var in spec.env_vars}
 
 
+def _title_models() -> dict[str, str | None]:
+    # ANTHROPIC_TITLE_MODEL and the like: the model that names threads (unset: the thread's own).
+    return {spec.title_model_var: os.environ.get(spec.title_model_var) or None for spec in PROVIDERS.values()}
+
+
 def load() -> dict:
     """The app's configuration as a dict, from the environment."""
     return {
@@ -81,6 +86,9 @@ def load() -> dict:
         "MODEL_CATALOG_TTL_SECONDS": _float("MODEL_CATALOG_TTL_SECONDS", 3600.0),
         "MODEL_LIST_WAIT_SECONDS": _float("MODEL_LIST_WAIT_SECONDS", 2.0),
         "CONTEXT_BUDGET_TOKENS": _int("CONTEXT_BUDGET_TOKENS", 100_000),
+        "SEARCH_LANGUAGE": os.environ.get("SEARCH_LANGUAGE") or "english",
+        "AUTO_TITLES": _bool("AUTO_TITLES", True),
+        **_title_models(),
         "SSE_HEARTBEAT_SECONDS": _float("SSE_HEARTBEAT_SECONDS", 15.0),
         "REPLY_STALE_SECONDS": _float("REPLY_STALE_SECONDS", 60.0),
         "REPLY_HEARTBEAT_SECONDS": _float("REPLY_HEARTBEAT_SECONDS", 5.0),

@@ -8,6 +8,8 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from .search_schema import include_object
+
 # Named constraints, so SQLite batch migrations can alter them later.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -23,7 +25,7 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate(render_as_batch=True)
+migrate = Migrate(render_as_batch=True, include_object=include_object)
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)  # limits and keys: app/rate_limits.py
 login = LoginManager()

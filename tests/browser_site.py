@@ -288,6 +288,14 @@ def collect_documents(site: Site, client: Client, anonymous: Client) -> None:
     docs.stream("retry", client.post(f"/messages/{failed}/retry", {}, htmx=True).text())
 
     collect_branch_documents(site, client, docs)
+    docs.page("search", client.get("/search"))
+    docs.page("search results", client.get("/search?q=invoice&limit=2"))
+    docs.page("search with nothing found", client.get("/search?q=nonexistentword"))
+    docs.page("search with an error", client.get("/search?q=-only", status=400))
+    docs.fragment("search as typed in the header", client.get("/search?q=invoice", htmx=True))
+    first = client.get("/search?q=invoice&limit=2")
+    more = re.search(r'id="more-results-[^"]+">\s*<a href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    docs.fragment("more search results", client.get(more, htmx=True))
 
     client.post("/settings", {"name": "CI"}, 200)
     docs.page("settings", client.get("/settings"))

@@ -91,6 +91,7 @@ def app(migrated_database, request):
         "REGISTRATION_OPEN": False,
         "RATELIMIT_ENABLED": False,  # tests/test_rate_limits.py turns it on
         "REPLY_TICK_SECONDS": 0.05,  # the ticker notices sooner that the last reply ended, and stops
+        "AUTO_TITLES": False,  # tests/test_titles.py turns it on; elsewhere no extra provider requests
         **PROVIDER_KEYS,
         **dict.fromkeys(PROVIDER_URL_VARS, CLOSED_PORT_URL),
         **getattr(request, "param", {}),

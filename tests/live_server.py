@@ -85,7 +85,7 @@ def server_env(database_url: str, provider_url: str, **extra) -> dict[str, str]:
         "ANTHROPIC_BASE_URL": provider_url, "GOOGLE_GEMINI_BASE_URL": provider_url,
         "DEEPSEEK_BASE_URL": provider_url, "PROVIDER_TIMEOUT_SECONDS": "30",
         "SSE_HEARTBEAT_SECONDS": "0.5", "REPLY_HEARTBEAT_SECONDS": "0.5", "REPLY_STALE_SECONDS": "3",
-        "RATELIMIT_ENABLED": "false",
+        "RATELIMIT_ENABLED": "false", "AUTO_TITLES": "false",
         # Idle keep-alive connections hold a graceful stop back; tests stop servers often.
         "GUNICORN_CMD_ARGS": "--keep-alive 1",
     }

@@ -13,7 +13,7 @@ def make_world(client, auth, scripted):
     auth.signup_and_login()
     bearer = auth.token()
     project = client.post("/api/projects", json={"name": "Ada's"}, headers=bearer).json
-    thread = client.post(f"/api/projects/{project['id']}/threads", json={}, headers=bearer).json
+    thread = client.post(f"/api/projects/{project['id']}/threads", json={"title": "Ada's thread"}, headers=bearer).json
     scripted.queue(ProviderError("The provider is overloaded.", status=502))
     failed = client.post(f"/api/threads/{thread['id']}/messages", json={"content": "Hi"}, headers=bearer).json
     with client.application.app_context():

@@ -294,6 +294,32 @@ def test_main_journey_with_the_keyboard_alone(app, page, live):
     expect(page.locator(".empty")).to_contain_text("No threads yet")
 
 
+def test_search_from_the_header_opens_the_message_highlighted(app, page, live):
+    """Find an old message from the header's box as you type, open it: its thread scrolls to it, marked."""
+    sign_up(page, live)
+    create_project(page)
+    create_thread(page, "DeepSeek", title="Zoology")
+    send(page, "Tell me about penguins [[tokens:5]]")
+    expect(last_reply(page)).to_have_class(re_status("complete"), timeout=SLOW)
+    for n in range(3):
+        send(page, f"Something else {n} [[tokens:60]]")
+        expect(last_reply(page)).to_have_class(re_status("complete"), timeout=SLOW)
+    page.evaluate("document.activeElement.blur()")  # "/" typed into the message box is just a slash
+    page.keyboard.press("/")
+    expect(page.locator("#header-search")).to_be_focused()
+    page.keyboard.type("penguin")
+    hit = page.locator(".search-hit a").first
+    expect(hit).to_contain_text("Zoology")  # there without pressing Enter
+    expect(page.locator(".search-hit mark").first).to_have_text("penguins")
+    hit.click()
+    page.wait_for_url(re.compile(r"/threads/\d+#message-\d+$"))
+    target = page.locator(".message:target")
+    expect(target).to_have_count(1)
+    expect(target).to_contain_text("Tell me about penguins")
+    expect(target).to_be_in_viewport()
+    assert target.evaluate("el => getComputedStyle(el).outlineStyle") == "solid"
+
+
 # --- without JavaScript -------------------------------------------------------------------------
 
 def test_without_javascript_a_person_can_still_chat(app, open_page, live):

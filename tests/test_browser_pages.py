@@ -143,6 +143,7 @@ STATES = {
     "thread-editing": (EMAIL, editing),
     "fork": (EMAIL, fork_form),
     "settings": (EMAIL, go("/settings")),
+    "search-results": (EMAIL, go("/search?q=invoice")),
     "confirm-delete": (EMAIL, go("/threads/{scratch}/delete")),
     "not-found": (EMAIL, go("/threads/999999")),
 }

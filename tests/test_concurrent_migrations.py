@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.extensions import db
+from app.search_schema import include_object
 from tests.conftest import dispose_engines
 from tests.helpers import seed_at_first_revision
 
@@ -64,7 +65,7 @@ def _assert_at_head(app) -> None:
     with app.app_context():
         assert db.session.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [HEAD]
         with db.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), db.metadata) == []
+            assert compare_metadata(MigrationContext.configure(conn, opts={"include_object": include_object}), db.metadata) == []
         db.session.remove()
 
 

@@ -12,6 +12,7 @@ from app import create_app
 from tests.conftest import dispose_engines
 from tests.helpers import seed_at_first_revision
 from app.extensions import db
+from app.search_schema import include_object
 
 FIRST = "0001_initial"
 
@@ -88,7 +89,8 @@ def test_models_match_the_migrations(migration_app):
     with migration_app.app_context():
         upgrade()
         with db.engine.connect() as conn:
-            diffs = compare_metadata(MigrationContext.configure(conn), db.metadata)
+            diffs = compare_metadata(MigrationContext.configure(conn, opts={"include_object": include_object}),
+                                     db.metadata)
         assert diffs == []
     result = migration_app.test_cli_runner().invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
@@ -197,3 +199,57 @@ def test_linear_threads_become_chains_and_the_downgrade_keeps_the_current_path(m
         db.session.rollback()  # end the read transaction, or PostgreSQL's ALTER waits for it
         upgrade()
         assert _tree_rows() == ([(3, None), (5, None), (6, 5)], [(1, 6, None), (2, 3, None), (3, None, None)])
+
+
+SEARCH = "0006_search"
+
+
+def _seed_for_search() -> None:
+    now = datetime(2026, 12, 1, 8, 0, 0, tzinfo=timezone.utc)
+    _seed_at_third_revision()
+    db.session.execute(text(
+        "INSERT INTO messages (id, thread_id, role, content, created_at, status, attempt, thinking) VALUES "
+        "(3, 2, 'user', 'tell me about penguins', :now, 'complete', 0, NULL), "
+        "(4, 2, 'assistant', 'penguins half written', :now, 'pending', 1, NULL), "
+        "(5, 1, 'assistant', 'done', :now, 'complete', 1, 'pondering penguins')"), {"now": now})
+    db.session.commit()
+
+
+def _search_as_old_user(app, q: str) -> list[tuple[int, int | None]]:
+    from app.models import User
+    from app.services import accounts
+
+    with app.app_context():
+        _, secret = accounts.create_token(db.session.get(User, 1), "search")
+    body = app.test_client().get("/api/search", query_string={"q": q},
+                                 headers={"Authorization": f"Bearer {secret}"}).json
+    return [(r["thread_id"], r["message_id"]) for r in body["results"]]
+
+
+def test_search_indexes_the_rows_already_stored_but_no_pending_reply(migration_app):
+    with migration_app.app_context():
+        upgrade(revision=FOURTH)
+        _seed_for_search()
+        upgrade()
+    assert _search_as_old_user(migration_app, "penguin") == [(1, 5), (2, 3)]
+    assert _search_as_old_user(migration_app, "old") == [(2, None), (1, None)]
+    assert _search_as_old_user(migration_app, "hello") == [(1, 2)]
+
+
+def test_downgrade_from_search_and_upgrade_again_index_every_row_once(migration_app):
+    with migration_app.app_context():
+        upgrade(revision=FOURTH)
+        _seed_for_search()
+        upgrade()
+        downgrade(revision=FOURTH)
+        tables = set(inspect(db.engine).get_table_names())
+        assert not {t for t in tables if "fts" in t}
+        assert "search_vector" not in {c["name"] for c in inspect(db.engine).get_columns("messages")}
+        db.session.execute(text("UPDATE messages SET content = 'penguins, finished', status = 'complete' "
+                                "WHERE id = 4"))
+        db.session.execute(text("UPDATE threads SET title = 'Penguin facts' WHERE id = 1"))
+        db.session.commit()
+        assert db.session.execute(text("SELECT count(*) FROM messages")).scalar() == 5
+        db.session.rollback()
+        upgrade()
+    assert _search_as_old_user(migration_app, "penguin") == [(1, None), (1, 5), (2, 4), (2, 3)]

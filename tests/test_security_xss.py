@@ -19,6 +19,15 @@ URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "poster", "xlin
 FORBIDDEN_TAGS = {"iframe", "frame", "frameset", "object", "embed", "applet", "base", "style", "svg", "math"}
 
 
+def _own_trigger(tag: str, attributes: dict) -> bool:
+    """The app's own triggers: search as you type, and the header's one request for an automatic title."""
+    trigger = attributes.get("data-hx-trigger")
+    if tag == "form" and attributes.get("data-hx-get") == "/search":
+        return trigger in ("input changed delay:300ms, submit", "input changed delay:300ms, change, submit")
+    return (tag == "span" and attributes.get("id") == "title-watch" and trigger == "load"
+            and re.fullmatch(r"/threads/\d+/title", attributes.get("data-hx-get", "")) is not None)
+
+
 class LiveMarkup(HTMLParser):
     """Everything in some HTML that could run script or restyle the page, as a list of problems."""
 
@@ -36,6 +45,8 @@ class LiveMarkup(HTMLParser):
             self.problems.append(f"<meta {attributes}>")
         for name, value in attributes.items():
             scheme = re.sub(r"[\x00-\x20]", "", value).lower().partition(":")[0]
+            if name.endswith("hx-trigger") and _own_trigger(tag, attributes):
+                continue
             if name.startswith("on") or name == "style" or "hx-on" in name or name.endswith("hx-trigger"):
                 self.problems.append(f"<{tag} {name}={value!r}>")
             elif name in URL_ATTRIBUTES and scheme in ("javascript", "vbscript", "data"):

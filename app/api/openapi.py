@@ -8,7 +8,7 @@ from __future__ import annotations
 from .. import providers
 from ..limits import (
     ID_MAX, MESSAGE_CONTENT_MAX, MODEL_ID_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PROJECT_INSTRUCTIONS_MAX,
-    PROJECT_NAME_MAX, THREAD_TITLE_MAX,
+    PROJECT_NAME_MAX, SEARCH_QUERY_MAX, THREAD_TITLE_MAX,
 )
 from ..models import COMPLETE, ERROR, INTERRUPTED, PENDING, STOPPED
 from ..services import catalog
@@ -98,6 +98,12 @@ def _schemas() -> dict:
         "Message": _object(message),
         "PathMessage": _object({**message, "sibling_ids": {"type": "array", "items": integer, "minItems": 1},
                                 "sibling_index": count}),
+        "SearchHit": _object({
+            "thread_id": integer, "message_id": _nullable(integer), "title": {"type": "string"},
+            "snippet": {"type": "string", "description": "Escaped text; <mark> tags around the matched words."},
+            "role": _nullable({"type": "string", "enum": ["user", "assistant"]}), "created_at": time,
+            "model_provider": provider}),
+        "SearchResults": _object({"results": {"type": "array", "items": _ref("SearchHit")}, "next_cursor": cursor}),
         "ProviderList": _object({"providers": {"type": "array", "items": _ref("Provider")}}),
         "ProjectList": _object({"projects": {"type": "array", "items": _ref("Project")}, "next_cursor": cursor}),
         "ThreadList": _object({"threads": {"type": "array", "items": _ref("Thread")}, "next_cursor": cursor}),
@@ -221,8 +227,24 @@ REPLY_LINKS = _links("message_id", "$response.body#/assistant_message/id", "stop
                      "watchMessage")
 
 
+SEARCH_PARAMETERS = [
+    {"name": "q", "in": "query", "required": True, "schema": _text(SEARCH_QUERY_MAX, min_length=1),
+     "description": 'Words to find; "a phrase", -excluded, this or that.'},
+    {"name": "project_id", "in": "query", "required": False,
+     "schema": {"type": "integer", "minimum": 1, "maximum": ID_MAX}},
+    {"name": "provider", "in": "query", "required": False, "schema": {"type": "string", "enum": providers.names()}},
+    {"name": "from", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "Only what was written at or after this date (YYYY-MM-DD, UTC) or ISO 8601 time."},
+    {"name": "to", "in": "query", "required": False, "schema": {"type": "string"},
+     "description": "Only what was written before the end of this date, or before this ISO 8601 time."},
+]
+
+
 def _paths() -> dict:
     return {
+        "/api/search": {"get": _operation(
+            "search", "The caller's matching thread titles (message_id null), then messages; newest first in each.",
+            _answer(200, "One page of results.", "SearchResults"), paged=True, extra=SEARCH_PARAMETERS)},
         "/api/openapi.json": {"get": {
             "operationId": "getOpenapi", "summary": "This document.", "security": [],
             "responses": {"200": {"description": "The OpenAPI document.",
@@ -293,6 +315,13 @@ def _paths() -> dict:
             "message; a user message there is answered at once.",
             _answer(201, "The new thread.", "Thread"), path_id="message_id", body="ForkCreate", reply=True,
             reply_errors=False, links=THREAD_LINKS)},
+        "/api/threads/{thread_id}/export": {"get": _operation(
+            "exportThread", "The thread as Markdown, or as the JSON export document (format chat-export, version 1).",
+            (200, "A download.", {"application/json": {"schema": {"type": "object"}},
+                                  "text/markdown": {"schema": {"type": "string"}}}),
+            path_id="thread_id", bad_request=True, extra=[
+                {"name": "format", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["json", "markdown"]}}])},
         "/api/messages/{message_id}/retry": {"post": _operation(
             "retryMessage", "Run the thread's latest failed, stopped or interrupted reply again.",
             (200, "The finished reply (user_message is null).", REPLY_ANSWER), path_id="message_id", reply=True)},

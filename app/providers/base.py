@@ -185,6 +185,11 @@ class ProviderSpec:
     adapter_class: Callable[[ProviderSettings], Adapter]
 
     @property
+    def title_model_var(self) -> str:
+        """The setting naming the model that titles threads: ANTHROPIC_MODEL → ANTHROPIC_TITLE_MODEL."""
+        return self.model_var.removesuffix("_MODEL") + "_TITLE_MODEL"
+
+    @property
     def env_vars(self) -> tuple[str, ...]:
         """Every configuration variable this provider reads."""
         return (*self.key_vars, self.base_url_var, self.model_var)

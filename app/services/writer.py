@@ -10,6 +10,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -46,6 +47,8 @@ class Writer:
         self._unstored: dict[LiveReply, QueuedEnding] = {}  # queued or waiting to retry, not stored yet
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # Called with each reply once it is stored and announced (automatic titles); must not block.
+        self.listeners: list[Callable[[MessageView], None]] = []
 
     def queue(self, item: QueuedEnding) -> None:
         """Store this ending soon, with whatever others are queued."""
@@ -139,3 +142,8 @@ class Writer:
             REPLIES.remove(item.live)
             self._unstored.pop(item.live, None)
             item.live.announce(Ended(item.ending.status, item.http_status, view))
+        for listener in self.listeners if view is not None else ():
+            try:
+                listener(view)
+            except Exception:
+                log.exception("A listener failed on reply %s", item.live.message_id)

@@ -55,6 +55,24 @@
       restoreFocus();
       if (pinned) window.scrollTo(0, document.documentElement.scrollHeight);
     }).observe(messages, { childList: true, subtree: true, characterData: true });
-    window.scrollTo(0, document.documentElement.scrollHeight);
+    // A link to one message (a search hit) scrolls to it instead, and keeps it in view.
+    var target = location.hash && document.getElementById(location.hash.slice(1));
+    if (target && messages.contains(target)) {
+      pinned = false;
+      target.scrollIntoView({ block: "center" });
+    } else {
+      window.scrollTo(0, document.documentElement.scrollHeight);
+    }
   }
+
+  // "/" anywhere but in a text field focuses the search box.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+    var field = event.target;
+    if (field.isContentEditable || (field.matches && field.matches("input, textarea, select"))) return;
+    var search = document.getElementById("header-search");
+    if (!search) return;
+    event.preventDefault();
+    search.focus();
+  });
 })();
