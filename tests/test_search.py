@@ -7,6 +7,7 @@ from sqlalchemy import text
 from app.extensions import db
 from app.models import Message
 from app.services import workspace
+from tests.helpers import link_as_chain
 
 
 @pytest.fixture
@@ -30,6 +31,7 @@ def thread_with(app, project_id: int, title: str, *texts: str, provider: str = "
             db.session.add(message)
             db.session.flush()
             ids.append(message.id)
+        link_as_chain(db.session, [thread.id])
         db.session.commit()
         return {"id": thread.id, "message_ids": ids}
 

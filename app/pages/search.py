@@ -9,9 +9,9 @@ from .. import providers
 from ..extensions import db
 from ..htmx import is_htmx, render_blocks, render_page
 from ..limits import PAGE_SIZE_DEFAULT, SEARCH_QUERY_MAX
-from ..models import Message, Project
+from ..models import Project
 from ..pagination import encode_cursor, parse_limit
-from ..services import search, workspace
+from ..services import search, tree, workspace
 from ..services.search_query import SearchQueryError, parse
 from .routes import bp
 
@@ -54,15 +54,16 @@ def search_page():
 
 @bp.get("/messages/<int:message_id>")
 def open_message(message_id: int):
-    """A message inside its thread, scrolled to and highlighted (the thread page shows the page holding it)."""
-    # The seam for the message tree: once threads have branches, this is where the hit's branch is chosen.
+    """A message inside its thread, scrolled to and highlighted: the page of the thread that holds it."""
     message = workspace.owned_message_or_404(current_user, message_id)
-    newer = db.session.scalars(select(Message.id).where(Message.thread_id == message.thread_id,
-                                                        Message.id > message.id)
-                               .order_by(Message.id).limit(PAGE_SIZE_DEFAULT)).all()
     anchor = f"message-{message.id}"
-    if len(newer) < PAGE_SIZE_DEFAULT:  # on the thread's latest page
+    path = tree.current_path_ids(message.thread)  # from the head up
+    if message.id not in path:  # on another branch: the page that ends with it, its own branch above it
+        return redirect(url_for("pages.thread", thread_id=message.thread_id, cursor=encode_cursor(message.id),
+                                _anchor=anchor), code=303)
+    below = path.index(message.id)
+    if below < PAGE_SIZE_DEFAULT:  # on the thread's latest page
         return redirect(url_for("pages.thread", thread_id=message.thread_id, _anchor=anchor), code=303)
-    last_shown = newer[CONTEXT_AFTER - 1]
-    return redirect(url_for("pages.thread", thread_id=message.thread_id, cursor=encode_cursor(last_shown + 1),
+    last_shown = path[below - CONTEXT_AFTER]
+    return redirect(url_for("pages.thread", thread_id=message.thread_id, cursor=encode_cursor(last_shown),
                             _anchor=anchor), code=303)

@@ -10,8 +10,8 @@ from ..extensions import db
 from ..htmx import render_blocks
 from ..limits import DEFAULT_THREAD_TITLE
 from ..services import workspace
-from .forms import RenameThreadForm
 from .routes import bp
+from .threads import header_context
 
 TITLE_WAIT_SECONDS = 15.0  # a title takes one short provider request; past this the default stays
 TITLE_POLL_SECONDS = 0.5
@@ -28,5 +28,4 @@ def thread_title(thread_id: int):
             return "", 204
         time.sleep(TITLE_POLL_SECONDS)
         thread = workspace.owned_thread_or_404(current_user, thread_id)
-    return render_blocks("pages/thread.html", "thread_header", thread=thread,
-                         rename_form=RenameThreadForm(obj=thread, formdata=None))
+    return render_blocks("pages/thread.html", "thread_header", **header_context(thread))

@@ -56,6 +56,14 @@ def path_page(thread: Thread, limit: int, cursor: str | None) -> Page[Message]:
     return Page(rows[:limit][::-1], encode_cursor(rows[limit].id) if more else None)
 
 
+def current_path_ids(thread: Thread) -> list[int]:
+    """The ids of the thread's current path, from the head up to the first message (one query)."""
+    if thread.head_id is None:
+        return []
+    path = path_up(thread.head_id, thread_id=thread.id)
+    return list(db.session.scalars(select(path.c.id).order_by(path.c.depth)))
+
+
 @dataclass(frozen=True)
 class Siblings:
     """The ids of the messages sharing a parent, oldest first, for the messages of one page."""
