@@ -81,6 +81,7 @@ def load() -> dict:
         "MODEL_CATALOG_TTL_SECONDS": _float("MODEL_CATALOG_TTL_SECONDS", 3600.0),
         "MODEL_LIST_WAIT_SECONDS": _float("MODEL_LIST_WAIT_SECONDS", 2.0),
         "CONTEXT_BUDGET_TOKENS": _int("CONTEXT_BUDGET_TOKENS", 100_000),
+        "PRICES_FILE": os.environ.get("PRICES_FILE") or None,  # None: app/data/prices.toml
         "SSE_HEARTBEAT_SECONDS": _float("SSE_HEARTBEAT_SECONDS", 15.0),
         "REPLY_STALE_SECONDS": _float("REPLY_STALE_SECONDS", 60.0),
         "REPLY_HEARTBEAT_SECONDS": _float("REPLY_HEARTBEAT_SECONDS", 5.0),

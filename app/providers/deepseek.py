@@ -96,7 +96,17 @@ class DeepSeekAdapter:
             output_tokens=usage.completion_tokens if usage else None,
             stop_reason=stop_reason,
             model=model,
+            cached_input_tokens=_cache_hits(usage),
         )
+
+
+def _cache_hits(usage) -> int | None:
+    """Prompt tokens read from the cache: DeepSeek's own field, else the OpenAI-typed one."""
+    if usage is None:
+        return None
+    hits = (usage.model_extra or {}).get("prompt_cache_hit_tokens")
+    details = usage.prompt_tokens_details
+    return hits if isinstance(hits, int) else (details.cached_tokens if details else None)
 
 
 SPEC = ProviderSpec(

@@ -91,6 +91,8 @@ def _reply_end(last: types.GenerateContentResponse | None, model: str) -> Stream
         output_tokens=usage.candidates_token_count if usage else None,
         stop_reason=str(getattr(reason, "value", reason)).lower() if reason else None,
         model=(last.model_version if last else None) or model,
+        reasoning_tokens=usage.thoughts_token_count if usage else None,
+        cached_input_tokens=usage.cached_content_token_count if usage else None,
     )
 
 
@@ -103,4 +105,5 @@ SPEC = ProviderSpec(
     base_url_var="GOOGLE_GEMINI_BASE_URL",
     model_var="GEMINI_MODEL",
     adapter_class=GoogleAdapter,
+    output_counts_reasoning=False,  # candidatesTokenCount leaves out thoughtsTokenCount, billed as output
 )

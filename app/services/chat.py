@@ -24,6 +24,7 @@ from . import history, replies_store
 from .live import REPLIES, Ended, LiveReply
 from .replies_store import MessageView
 from .runner import ReplyJob, Runner, own_engine
+from .usage_store import Spender
 from .watch import Event, follow, with_stored_view
 
 WAIT_POLL_SECONDS = 0.1
@@ -89,7 +90,8 @@ def retry_reply(message: Message, config: Mapping) -> Started:
             result = db.session.execute(
                 update(Message).where(Message.id == message.id, Message.status.in_(RETRYABLE)).values(
                     status=PENDING, attempt=Message.attempt + 1, content="", error=None, stop_reason=None,
-                    input_tokens=None, output_tokens=None, stop_requested=False, heartbeat_at=utcnow(),
+                    input_tokens=None, output_tokens=None, cached_input_tokens=None, cache_write_tokens=None,
+                    cost_micros=None, stop_requested=False, heartbeat_at=utcnow(),
                     provider=spec.name, model=spec.model(config))
             )
         if result.rowcount != 1:
@@ -139,8 +141,10 @@ def _launch(thread: Thread, reply: MessageView, user: MessageView | None, config
     system = thread.project.instructions or None
     budget = int(config["CONTEXT_BUDGET_TOKENS"]) - history.estimate_tokens(system or "")
     turns = history.conversation(db.session, thread.id, reply.id, budget)
-    job = ReplyJob(reply, providers.get(thread.model_provider).name, ReplyRequest(
-        turns=turns, system=system, model=reply.model, max_output_tokens=int(config["MAX_OUTPUT_TOKENS"])))
+    provider = providers.get(thread.model_provider).name
+    job = ReplyJob(reply, provider, ReplyRequest(
+        turns=turns, system=system, model=reply.model, max_output_tokens=int(config["MAX_OUTPUT_TOKENS"])),
+        spender=Spender(thread.project.user_id, thread.project_id, provider, reply.model or ""))
     db.session.commit()
     return Started(user, reply, _runner().start(job))
 

@@ -12,6 +12,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import Engine, and_, bindparam, func, select, update
 
 from ..models import INTERRUPTED, PENDING, Message, ReplyState, utcnow
+from . import usage_store
 
 messages = Message.__table__
 
@@ -29,6 +30,10 @@ class MessageView(ReplyState):
     model: str | None
     input_tokens: int | None
     output_tokens: int | None
+    cached_input_tokens: int | None
+    cache_write_tokens: int | None
+    reasoning_tokens: int | None
+    cost_micros: int | None
     stop_reason: str | None
     error: str | None
     attempt: int
@@ -98,9 +103,14 @@ class Ending:
     error: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cost_micros: int | None = None
+    spender: usage_store.Spender | None = None  # whose usage totals the reply counts in; None: no usage
 
 
-ENDING_VALUES = [f.name for f in fields(Ending) if f.name not in ("message_id", "attempt")]
+ENDING_VALUES = [f.name for f in fields(Ending) if f.name not in ("message_id", "attempt", "spender")]
 _STORE_ENDING = update(messages).where(_own_attempt()).values({
     **{name: bindparam(f"e_{name}") for name in ENDING_VALUES},
     "model": func.coalesce(bindparam("e_model"), messages.c.model),
@@ -119,6 +129,12 @@ def store_endings(engine: Engine, endings: Sequence[Ending]) -> bool:
             for e in sorted(endings, key=lambda e: e.message_id)]
     with engine.begin() as conn:
         result = conn.execute(_STORE_ENDING, rows)
+        stored = endings
+        if result.rowcount != len(rows):  # a late runner's: count only the rows this transaction wrote
+            written = set(conn.execute(select(messages.c.id).where(
+                messages.c.id.in_([e.message_id for e in endings]), messages.c.heartbeat_at == now)).scalars())
+            stored = [e for e in endings if e.message_id in written]
+        usage_store.add(conn, [(e.spender, e) for e in stored if e.spender is not None], now)
     return result.rowcount == len(rows)
 
 

@@ -44,8 +44,14 @@ class AnthropicWire(Wire):
         return {
             "id": f"msg_{reply.id}", "type": "message", "role": "assistant", "model": reply.model,
             "content": content, "stop_reason": stop, "stop_sequence": None,
-            "usage": {"input_tokens": reply.input_tokens, "output_tokens": output},
+            "usage": {**self._input_usage(reply), "output_tokens": output},
         }
+
+    def _input_usage(self, reply: Reply) -> dict:
+        """Input tokens as Anthropic counts them: cache reads and writes apart from the rest."""
+        return {"input_tokens": max(0, reply.input_tokens - reply.cached_tokens - reply.cache_write_tokens),
+                "cache_creation_input_tokens": reply.cache_write_tokens,
+                "cache_read_input_tokens": reply.cached_tokens}
 
     def json_reply(self, reply: Reply) -> dict:
         content = [{"type": "text", "text": reply.text}]
@@ -65,7 +71,7 @@ class AnthropicWire(Wire):
 
     def stream_close(self, reply: Reply) -> bytes:
         delta = {"type": "message_delta", "delta": {"stop_reason": self._stop_reason(reply), "stop_sequence": None},
-                 "usage": {"output_tokens": len(reply.tokens)}}
+                 "usage": {**self._input_usage(reply), "output_tokens": len(reply.tokens)}}
         return b"".join([
             sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
             sse(delta, "message_delta"),

@@ -44,7 +44,9 @@ class DeepSeekWire(Wire):
         """The usage object, with DeepSeek's cache fields."""
         return {"prompt_tokens": reply.input_tokens, "completion_tokens": len(reply.tokens),
                 "total_tokens": reply.input_tokens + len(reply.tokens),
-                "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": reply.input_tokens}
+                "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
+                "prompt_cache_hit_tokens": reply.cached_tokens,
+                "prompt_cache_miss_tokens": reply.input_tokens - reply.cached_tokens}
 
     def _finish_reason(self, reply: Reply) -> str:
         """stop, or length when the request's limit cut the reply."""

@@ -53,6 +53,8 @@ class GoogleWire(Wire):
             candidate["finishReason"] = "MAX_TOKENS" if reply.truncated else "STOP"
             usage = {"promptTokenCount": reply.input_tokens, "candidatesTokenCount": len(reply.tokens),
                      "totalTokenCount": reply.input_tokens + len(reply.tokens)}
+        if reply.cached_tokens:  # Gemini leaves the field out when nothing came from the cache
+            usage["cachedContentTokenCount"] = reply.cached_tokens
         return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": reply.model, "responseId": reply.id}
 
     def json_reply(self, reply: Reply) -> dict:

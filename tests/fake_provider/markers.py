@@ -21,6 +21,9 @@ same request behaves the same way. Several may be combined:
     [[token-delay:SECONDS]]  wait between tokens
     [[chunks:A|B|C]]         reply exactly "ABC", streamed as the pieces A, B and C
     [[canned:markdown]]      a reply with a heading, a fenced python block and a table
+    [[cached:N]]             report N of the input tokens as read from the prompt cache, in the
+                             provider's own usage fields (anthropic counts them apart from input)
+    [[cache-write:N]]        anthropic: report N input tokens as written to the prompt cache
 
 Inside a marker a backslash takes the next character literally: write `|` as `\\|`, `]` as
 `\\]` (so `]]` as `\\]\\]`) and a backslash as `\\\\`. Anything else, `<`, `>` and quotes
@@ -81,6 +84,8 @@ class Plan:
     cut: int | None = None
     midstream_error: int | None = None
     text_chunks: list[str] | None = None
+    cached: int = 0
+    cache_write: int = 0
 
     @classmethod
     def parse(cls, text: str, *, delay: float, tokens: int, token_delay: float) -> Plan:
@@ -102,7 +107,7 @@ class Plan:
             self.fail_times = int(args[1]) if len(args) > 1 else None
         elif name == "stall":
             self.stall = True
-        elif name in ("stall-after", "cut", "midstream-error", "tokens"):
+        elif name in ("stall-after", "cut", "midstream-error", "tokens", "cached", "cache-write"):
             setattr(self, name.replace("-", "_"), int(args[0]))
         elif name in ("delay", "token-delay"):
             setattr(self, name.replace("-", "_"), float(args[0]))

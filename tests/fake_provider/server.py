@@ -244,10 +244,13 @@ class FakeProvider:
             await http1.forever()
         tokens = plan.reply_tokens(wire.name)
         limit = wire.max_tokens(body)
+        input_tokens = wire.input_tokens(body)
         reply = Reply(
             model=record.model or "", tokens=tokens[:limit] if limit else tokens,
-            truncated=bool(limit) and len(tokens) > limit, input_tokens=wire.input_tokens(body),
+            truncated=bool(limit) and len(tokens) > limit, input_tokens=input_tokens,
             include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
+            cached_tokens=min(plan.cached, input_tokens),
+            cache_write_tokens=min(plan.cache_write, input_tokens - min(plan.cached, input_tokens)),
         )
         send = http1.send_stream if record.stream else http1.send_reply
         return await send(writer, wire, record, reply, plan)

@@ -35,6 +35,8 @@ class Reply:
     truncated: bool
     input_tokens: int
     include_usage: bool = True
+    cached_tokens: int = 0  # of input_tokens, read from the prompt cache
+    cache_write_tokens: int = 0  # of input_tokens, written to the prompt cache (anthropic)
     id: str = field(default_factory=lambda: f"fake{next(_ids):08d}")
     created: int = field(default_factory=lambda: int(time.time()))
 
