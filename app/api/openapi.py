@@ -30,7 +30,11 @@ REPLY_ERRORS = {
          "Retry-After says when to try again).",
     504: "The provider timed out.",
 }
-NON_BLANK = r"\S"  # the server trims text, so it must hold more than white space
+NON_BLANK = r"\S"
+PROJECT_REQUIRED = ["id", "name", "instructions", "thread_count", "created_at", "updated_at"]
+THREAD_REQUIRED = ["id", "project_id", "title", "model_provider", "created_at", "updated_at"]
+USAGE_COUNTS = ("replies", "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+                "reasoning_tokens", "unpriced")  # the server trims text, so it must hold more than white space
 
 
 def _ref(name: str) -> dict:
@@ -70,15 +74,22 @@ def _schemas() -> dict:
         "Provider": _object({"name": provider, "label": {"type": "string"}, "default_model": {"type": "string"},
                              "configured": {"type": "boolean"}}),
         "Project": _object({"id": integer, "name": {"type": "string"}, "instructions": {"type": "string"},
-                            "thread_count": count, "created_at": time, "updated_at": time}),
+                            "thread_count": count, "created_at": time, "updated_at": time,
+                            "usage": _ref("Usage")}, required=PROJECT_REQUIRED),
         "Thread": _object({"id": integer, "project_id": integer, "title": {"type": "string"},
-                           "model_provider": provider, "created_at": time, "updated_at": time}),
+                           "model_provider": provider, "created_at": time, "updated_at": time,
+                           "usage": _ref("Usage")}, required=THREAD_REQUIRED),
+        # What a set of replies cost; `usage` is on a single project or thread (GET), not in lists.
+        "Usage": _object({**{name: count for name in USAGE_COUNTS}, "cost_micros": _nullable(count),
+                          "cost": {"type": "string"}}),
         "Message": _object({
             "id": integer, "thread_id": integer, "role": {"type": "string", "enum": ["user", "assistant"]},
             "content": {"type": "string"},
             "status": {"type": "string", "enum": [PENDING, COMPLETE, STOPPED, ERROR, INTERRUPTED]},
             "provider": _nullable(provider), "model": _nullable({"type": "string"}),
             "input_tokens": _nullable(count), "output_tokens": _nullable(count),
+            "cached_input_tokens": _nullable(count), "cache_write_tokens": _nullable(count),
+            "cost_micros": _nullable(count),
             "stop_reason": _nullable({"type": "string"}), "error": _nullable({"type": "string"}),
             "attempt": count, "created_at": time,
         }),

@@ -144,6 +144,9 @@ def message_json(message) -> dict:
         "model": message.model,
         "input_tokens": message.input_tokens,
         "output_tokens": message.output_tokens,
+        "cached_input_tokens": message.cached_input_tokens,
+        "cache_write_tokens": message.cache_write_tokens,
+        "cost_micros": message.cost_micros,  # micro-dollars; null: unknown (no price, or no usage reported)
         "stop_reason": message.stop_reason,
         "error": message.error,
         "attempt": message.attempt,

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from ..htmx import is_htmx, redirect_to, render_blocks, render_page
 from ..pagination import parse_limit
 from ..services import workspace
+from ..services.usage import project_totals
 from .forms import ProjectForm, RenameThreadForm, ThreadForm
 
 bp = Blueprint("pages", __name__)
@@ -47,6 +48,7 @@ def _project(project, thread_form: ThreadForm, edit_form: ProjectForm, status: i
     return render_page(
         "pages/project.html", *blocks, project=project, page=page, form=thread_form,
         edit_form=edit_form, thread_count=workspace.thread_count(project),
+        usage=None if blocks else project_totals(project.id),
     ), status
 
 

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from ..htmx import render_blocks, render_page
 from ..pagination import parse_limit
-from ..services import chat, workspace
+from ..services import chat, usage, workspace
 from .forms import ChatForm, RenameThreadForm
 from .routes import bp
 
@@ -28,7 +28,7 @@ def thread_context(thread, chat_form=None, conflict=None) -> dict:
 def thread(thread_id: int):
     """A thread: its latest messages and the chat form."""
     thread = workspace.owned_thread_or_404(current_user, thread_id)
-    return render_page("pages/thread.html", **thread_context(thread))
+    return render_page("pages/thread.html", **thread_context(thread), usage=usage.thread_totals(thread.id))
 
 
 @bp.get("/threads/<int:thread_id>/earlier")
