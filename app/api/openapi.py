@@ -24,6 +24,8 @@ ERRORS = {
     503: "The server is busy (no database connection came free in time); Retry-After says when to try again.",
 }
 REPLY_ERRORS = {
+    402: "This month's cost has reached the caller's budget: nothing was stored or sent; `error` says how much "
+         "was used and when the budget resets.",
     502: "The provider failed or refused; the user message is kept and the reply stored as an error.",
     503: "The thread's provider has no API key configured on the server (the body carries both messages), or "
          "this server already writes as many replies as it may (MAX_REPLIES_IN_FLIGHT; only `error`, and "

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from ..htmx import render_blocks, render_page
 from ..pagination import parse_limit
-from ..services import chat, usage, workspace
+from ..services import budgets, chat, usage, workspace
 from .forms import ChatForm, RenameThreadForm
 from .routes import bp
 
@@ -21,6 +21,7 @@ def thread_context(thread, chat_form=None, conflict=None) -> dict:
         "pending": any(m.pending for m in page.items),
         "chat_form": chat_form or ChatForm(formdata=None), "conflict": conflict,
         "rename_form": RenameThreadForm(obj=thread, formdata=None),
+        "budget": budgets.standing(current_user.id),
     }
 
 

@@ -20,7 +20,7 @@ from .. import providers
 from ..extensions import db
 from ..models import COMPLETE, ERROR, PENDING, RETRYABLE, Message, Project, Thread, utcnow
 from ..providers.base import ReplyRequest
-from . import history, replies_store
+from . import budgets, history, replies_store
 from .live import REPLIES, Ended, LiveReply
 from .replies_store import MessageView
 from .runner import ReplyJob, Runner, own_engine
@@ -34,6 +34,9 @@ class ReplyConflict(Exception):
     """The thread already has a reply in flight, or the message can't be retried."""
 
     status = 409
+
+
+BudgetExceeded = budgets.BudgetExceeded  # raised by start_reply and retry_reply; views catch it from here
 
 
 class RepliesBusy(Exception):
@@ -59,6 +62,7 @@ SERVER_BUSY = "The server is writing as many replies as it can right now. Try ag
 
 def start_reply(thread: Thread, content: str, config: Mapping) -> Started:
     """Store the user's message and a pending reply in one short transaction, then run it."""
+    budgets.check(thread.project.user_id)  # before anything is stored or sent; raises BudgetExceeded
     with _place_for_a_reply(config):
         spec = providers.get(thread.model_provider)
         now = utcnow()
@@ -79,6 +83,7 @@ def start_reply(thread: Thread, content: str, config: Mapping) -> Started:
 
 def retry_reply(message: Message, config: Mapping) -> Started:
     """Run the latest failed, stopped or interrupted reply again, in the same message."""
+    budgets.check(message.thread.project.user_id)
     with _place_for_a_reply(config):
         thread = message.thread
         latest = db.session.scalar(select(Message.id).where(Message.thread_id == thread.id)
