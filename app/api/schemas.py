@@ -10,7 +10,8 @@ from .. import providers
 from ..limits import (
     DEFAULT_THREAD_TITLE, MESSAGE_CONTENT_MAX, PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX, THREAD_TITLE_MAX,
 )
-from ..models import Project, Thread
+from ..models import AuditEvent, Project, Thread
+from ..services import admin
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,33 @@ class ProviderName:
         return value
 
 
+@dataclass(frozen=True)
+class Flag:
+    """A boolean field; `nullable` lets null mean "back to the default"."""
+
+    nullable: bool = False
+
+    def clean(self, name: str, value: Any) -> bool | None:
+        if value is None and self.nullable:
+            return None
+        if not isinstance(value, bool):
+            abort(400, description=f"{name} must be true or false" + (", or null." if self.nullable else "."))
+        return value
+
+
+@dataclass(frozen=True)
+class Dollars:
+    """A sum of money given in dollars (a JSON number), cleaned to micro-dollars; null means none."""
+
+    def clean(self, name: str, value: Any) -> int | None:
+        if isinstance(value, str):  # JSON callers send numbers; text is the forms' way
+            abort(400, description=f"{name} must be a number of dollars, or null.")
+        try:
+            return admin.dollars_to_micros(value, name)
+        except admin.AdminError as exc:
+            abort(400, description=str(exc))
+
+
 PROJECT_CREATE = {
     "name": Text(max=PROJECT_NAME_MAX, min=1, required=True),
     "instructions": Text(max=PROJECT_INSTRUCTIONS_MAX, nullable=True),
@@ -75,6 +103,8 @@ THREAD_UPDATE = {
 MESSAGE_CREATE = {
     "content": Text(max=MESSAGE_CONTENT_MAX, min=1, required=True),
 }
+ADMIN_USER_UPDATE = {"disabled": Flag(), "is_admin": Flag(), "monthly_budget": Dollars()}
+ADMIN_SETTINGS_UPDATE = {"registration_open": Flag(nullable=True), "default_budget": Dollars()}
 
 
 def json_body() -> dict:
@@ -162,3 +192,32 @@ def provider_json(spec: providers.ProviderSpec, config) -> dict:
         "default_model": spec.model(config),
         "configured": spec.api_key(config) is not None,
     }
+
+
+def _dollars(micros: int | None) -> float | None:
+    return None if micros is None else micros / 1_000_000
+
+
+def account_json(account: admin.Account) -> dict:
+    """An account as the admin API shows it, with this month's usage."""
+    user = account.user
+    return {
+        "id": user.id, "email": user.email, "is_admin": user.is_admin, "disabled": user.disabled_at is not None,
+        "created_at": _time(user.created_at),
+        "last_active_at": _time(account.last_active) if account.last_active else None,
+        "monthly_budget": _dollars(user.monthly_budget_micros),  # null: the team default
+        "month_usage": account.month.as_json(),
+    }
+
+
+def settings_json(settings: dict) -> dict:
+    """The team settings as the admin API shows them."""
+    return {"registration_open": settings["registration_open"],
+            "default_budget": _dollars(settings["default_budget_micros"])}
+
+
+def audit_json(event: AuditEvent) -> dict:
+    """One admin action."""
+    return {"id": event.id, "action": event.action, "detail": event.detail, "created_at": _time(event.created_at),
+            "actor": event.actor.email if event.actor else None,
+            "target": event.target.email if event.target else None}

@@ -50,7 +50,8 @@ def _totals(row) -> Totals:
     return Totals(*(int(value or 0) for value in row)) if row is not None else Totals()
 
 
-def _sums(table):
+def sums(table):
+    """The summed columns of usage_totals, in Totals' order."""
     return [func.coalesce(func.sum(table.c[name]), 0) for name in ("replies", *TOKEN_COLUMNS, "cost_micros",
                                                                      "unpriced_replies")]
 
@@ -69,12 +70,12 @@ def thread_totals(thread_id: int) -> Totals:
 
 def project_totals(project_id: int) -> Totals:
     """Every reply ever written in a project, retried attempts and deleted threads included."""
-    return _totals(db.session.execute(select(*_sums(totals)).where(totals.c.project_id == project_id)).first())
+    return _totals(db.session.execute(select(*sums(totals)).where(totals.c.project_id == project_id)).first())
 
 
 def period_totals(user_id: int | None, start: date, end: date) -> Totals:
     """One person's (None: everyone's) totals from `start` up to, not including, `end`."""
-    return _totals(db.session.execute(select(*_sums(totals)).where(*_period(user_id, start, end))).first())
+    return _totals(db.session.execute(select(*sums(totals)).where(*_period(user_id, start, end))).first())
 
 
 def grouped(user_id: int | None, start: date, end: date, group_by: str) -> list[tuple[str, Totals]]:
@@ -82,7 +83,7 @@ def grouped(user_id: int | None, start: date, end: date, group_by: str) -> list[
     if group_by not in GROUPS:
         raise ValueError(f"group_by must be one of {', '.join(GROUPS)}.")
     key, joins = _group_key(group_by)
-    query = select(key.label("key"), *_sums(totals)).select_from(joins).where(*_period(user_id, start, end))
+    query = select(key.label("key"), *sums(totals)).select_from(joins).where(*_period(user_id, start, end))
     rows = db.session.execute(query.group_by(key).order_by(key)).all()
     return [(str(row[0]), _totals(row[1:])) for row in rows]
 
@@ -126,3 +127,22 @@ def daily(user_id: int | None, month: Month) -> list[tuple[date, Totals]]:
     days = [month.start + timedelta(days=n) for n in range((month.end - month.start).days)]
     return [(day, found.get(str(day), Totals())) for day in days]
 
+
+
+def parse_period(start: str | None, end: str | None, today: date) -> tuple[date, date]:
+    """`from`/`to` as ISO days (to inclusive), this month by default; raises ValueError when malformed."""
+    try:
+        first = date.fromisoformat(start) if start else month_start(today)
+        last = date.fromisoformat(end) if end else next_month(today) - timedelta(days=1)
+    except ValueError:
+        raise ValueError("from and to must be days as YYYY-MM-DD.") from None
+    if last < first:
+        raise ValueError("to must not be before from.")
+    if (last - first).days > 3660:
+        raise ValueError("A period can span at most ten years.")
+    return first, last + timedelta(days=1)
+
+
+def last_day(end: date) -> date:
+    """The last day of a period that ends (exclusively) at `end`."""
+    return end - timedelta(days=1)
