@@ -30,6 +30,10 @@ WRITES = {
     "api.post_message": ({"content": "Hi"}, {201}),
     "api.retry_message": (None, {200}),
     "api.stop_message": (None, {200}),
+    "pages.admin_change_account": ({"change_kind": "budget", "monthly_budget": "10"}, {303}),
+    "pages.admin_change_settings": ({"registration": "open", "default_budget": ""}, {303}),
+    "api.admin_update_user": ({"monthly_budget": 10}, {200}),
+    "api.admin_update_settings": ({"default_budget": 3}, {200}),
 }
 SIGNED_OUT = {"auth.login_page", "auth.register"}
 

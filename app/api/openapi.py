@@ -11,12 +11,13 @@ from ..limits import (
     THREAD_TITLE_MAX,
 )
 from ..models import COMPLETE, ERROR, INTERRUPTED, PENDING, STOPPED
+from ..services.usage import GROUPS
 from .routes import bp
 
 ERRORS = {
     400: "The request is not valid: a bad field, parameter, cursor or JSON body.",
     401: "No valid bearer token: it is missing, malformed, unknown or revoked.",
-    404: "No such resource among the caller's own.",
+    404: "No such resource among the caller's own (on /api/admin: the caller is not an admin).",
     409: "The thread already has a reply in flight, or this reply cannot be retried.",
     413: "The request body is larger than the server accepts (MAX_CONTENT_LENGTH).",
     415: "The body is not sent as application/json.",
@@ -115,8 +116,69 @@ def _schemas() -> dict:
         "ThreadUpdate": _example(_object({"title": _text(THREAD_TITLE_MAX, min_length=1),
                                           "model_provider": _nullable(provider)}, required=[]),
                                  {"title": "Primary sources"}),
+        **_admin_schemas(count, time),
         "MessageCreate": _example(_object({"content": _text(MESSAGE_CONTENT_MAX, min_length=1)}),
                                   {"content": "Which sources should I read first?"}),
+    }
+
+
+def _admin_schemas(count: dict, time: dict) -> dict:
+    dollars = _nullable({"type": "number", "minimum": 0, "maximum": 1_000_000})
+    email, nullable_text = {"type": "string"}, _nullable({"type": "string"})
+    return {
+        "UsageGroup": _object({"key": {"type": "string"}, **{name: count for name in USAGE_COUNTS},
+                               "cost_micros": _nullable(count), "cost": {"type": "string"}}),
+        "UsageReport": _object({"from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+                                "group_by": {"type": "string", "enum": list(GROUPS)}, "total": _ref("Usage"),
+                                "groups": {"type": "array", "items": _ref("UsageGroup")}}),
+        "Account": _object({"id": {"type": "integer"}, "email": email, "is_admin": {"type": "boolean"},
+                            "disabled": {"type": "boolean"}, "created_at": time, "last_active_at": _nullable(time),
+                            "monthly_budget": dollars, "month_usage": _ref("Usage")}),
+        "AccountList": _object({"users": {"type": "array", "items": _ref("Account")}}),
+        "AccountUpdate": _example(_object({"disabled": {"type": "boolean"}, "is_admin": {"type": "boolean"},
+                                           "monthly_budget": dollars}, required=[]), {"monthly_budget": 25}),
+        "Settings": _object({"registration_open": {"type": "boolean"}, "default_budget": dollars}),
+        "SettingsUpdate": _example(_object({"registration_open": _nullable({"type": "boolean"}),
+                                            "default_budget": dollars}, required=[]), {"registration_open": False}),
+        "AuditEvent": _object({"id": {"type": "integer"}, "action": {"type": "string"}, "detail": {"type": "string"},
+                               "created_at": time, "actor": nullable_text, "target": nullable_text}),
+        "AuditLog": _object({"events": {"type": "array", "items": _ref("AuditEvent")}}),
+    }
+
+
+USAGE_PARAMETERS = [
+    {"name": "from", "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
+     "description": "The first day (YYYY-MM-DD, UTC); default the first of this month."},
+    {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
+     "description": "The last day, included; default the last of this month."},
+    {"name": "group_by", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": list(GROUPS), "default": "day"},
+     "description": "day, provider, project or model; `user` (everyone's usage) for admins only."},
+]
+
+
+def _admin_paths() -> dict:
+    return {
+        "/api/usage": {"get": _operation(
+            "getUsage", "The caller's tokens and cost between two days, grouped (group_by=user: everyone's, "
+            "admins only).", _answer(200, "The totals and the groups.", "UsageReport"), extra=USAGE_PARAMETERS)},
+        "/api/admin/users": {"get": _operation(
+            "adminListUsers", "Every account with its last activity and this month's usage (admins only).",
+            _answer(200, "The accounts.", "AccountList"), admin=True)},
+        "/api/admin/users/{user_id}": {"patch": _operation(
+            "adminUpdateUser", "Disable or re-enable an account, promote or demote it (never the last admin), or "
+            "set its monthly budget in dollars (null: the team default). Admins only.",
+            _answer(200, "The account.", "Account"), path_id="user_id", body="AccountUpdate", admin=True)},
+        "/api/admin/settings": {
+            "get": _operation("adminGetSettings", "Registration and the team's default budget (admins only).",
+                              _answer(200, "The settings.", "Settings"), admin=True),
+            "patch": _operation("adminUpdateSettings", "Open or close registration (null: back to "
+                                "REGISTRATION_OPEN) and set the default budget in dollars. Admins only.",
+                                _answer(200, "The settings.", "Settings"), body="SettingsUpdate", admin=True),
+        },
+        "/api/admin/audit": {"get": _operation(
+            "adminAuditLog", "The latest admin actions, newest first (admins only).",
+            _answer(200, "The audit log.", "AuditLog"), admin=True)},
     }
 
 
@@ -160,15 +222,15 @@ def _links(parameter: str, expression: str, *op_ids: str) -> dict:
 
 def _operation(op_id: str, summary: str, ok: tuple[int, str, dict | None], *, path_id: str | None = None,
                body: str | None = None, paged: bool = False, reply: bool = False, extra: list = (),
-               links: dict | None = None) -> dict:
-    """One operation: its parameters, body and every answer it can give."""
+               links: dict | None = None, admin: bool = False) -> dict:
+    """One operation: its parameters, body and every answer it can give; `admin`: members get 404."""
     status, description, content = ok
     responses = {str(status): {"description": description, **({"content": content} if content else {}),
                                **({"links": links} if links else {})}}
     errors = [401, 429, 503]
-    if path_id:
+    if path_id or admin:
         errors.append(404)
-    if body or paged:
+    if body or paged or any(p["in"] == "query" for p in extra):
         errors.append(400)
     if body:
         errors += [413, 415]
@@ -267,6 +329,7 @@ def _paths() -> dict:
             "watchMessage", "A reply as server-sent events: snapshot, delta…, then done or error.",
             (200, "The event stream.", _event_stream("snapshot", "delta", "done", "error")),
             path_id="message_id", extra=RESUME_PARAMETERS)},
+        **_admin_paths(),
     }
 
 

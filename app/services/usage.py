@@ -132,8 +132,8 @@ def daily(user_id: int | None, month: Month) -> list[tuple[date, Totals]]:
 def parse_period(start: str | None, end: str | None, today: date) -> tuple[date, date]:
     """`from`/`to` as ISO days (to inclusive), this month by default; raises ValueError when malformed."""
     try:
-        first = date.fromisoformat(start) if start else month_start(today)
-        last = date.fromisoformat(end) if end else next_month(today) - timedelta(days=1)
+        first = date.fromisoformat(start) if start is not None else month_start(today)
+        last = date.fromisoformat(end) if end is not None else next_month(today) - timedelta(days=1)
     except ValueError:
         raise ValueError("from and to must be days as YYYY-MM-DD.") from None
     if last < first:
