@@ -114,3 +114,12 @@ def test_a_malformed_prices_file_stops_the_start_naming_the_file_and_line(tmp_pa
 def test_costs_read_as_dollars():
     assert [pricing.format_cost(m) for m in (None, 0, 96, 12_345, 1_234_567_890)] == [
         "unknown", "$0.00", "$0.000096", "$0.01", "$1,234.57"]
+
+
+def test_the_composer_estimates_the_context_the_next_message_sends(client, auth, api, wired):
+    auth.login()
+    thread_id = thread_for(client, api, "anthropic")
+    say(client, api, thread_id, "Hi")
+    page = client.get(f"/threads/{thread_id}").get_data(as_text=True)
+    # "Answer in French." 8, "Hi" 4, "Hello from fake anthropic. w5 w6 w7" 12 (history.estimate_tokens), at $2 / M
+    assert "Sends about 24 tokens of context with your message (input cost $0.000048)." in page

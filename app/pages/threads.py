@@ -1,7 +1,7 @@
 """The thread page: its latest messages, older pages of them, and the chat form."""
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 from flask_login import current_user
 
 from ..htmx import render_blocks, render_page
@@ -29,7 +29,8 @@ def thread_context(thread, chat_form=None, conflict=None) -> dict:
 def thread(thread_id: int):
     """A thread: its latest messages and the chat form."""
     thread = workspace.owned_thread_or_404(current_user, thread_id)
-    return render_page("pages/thread.html", **thread_context(thread), usage=usage.thread_totals(thread.id))
+    return render_page("pages/thread.html", **thread_context(thread), usage=usage.thread_totals(thread.id),
+                       estimate=usage.context_estimate(thread, current_app.config))
 
 
 @bp.get("/threads/<int:thread_id>/earlier")

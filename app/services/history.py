@@ -1,7 +1,7 @@
 """A thread's earlier messages as the turns a provider sees, within the context budget."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import COMPLETE, STOPPED
@@ -9,13 +9,14 @@ from ..providers.base import Turn
 from .replies_store import messages  # plain columns: the ORM adds nothing to reading text
 
 BATCH = 200
+CHARS_PER_TOKEN, TOKENS_PER_TURN = 4, 4
 # Replies that count as said: stopped ones too, since the user saw their text.
 SAID = (COMPLETE, STOPPED)
 
 
 def estimate_tokens(text: str) -> int:
     """A cheap token estimate: about four characters a token, plus a little per turn."""
-    return len(text) // 4 + 4
+    return len(text) // CHARS_PER_TOKEN + TOKENS_PER_TURN
 
 
 def conversation(session: Session, thread_id: int, before_id: int, budget: int) -> tuple[Turn, ...]:
@@ -45,6 +46,16 @@ def conversation(session: Session, thread_id: int, before_id: int, budget: int) 
             break
         cursor = rows[-1].id
     return _alternate(reversed(kept))
+
+
+def context_tokens(session: Session, thread_id: int, system: str, budget: int) -> int:
+    """About how many tokens the next message's context holds (system prompt and said turns), at most
+    the budget: estimate_tokens summed by the database in one query, whatever the thread's length."""
+    said = or_(messages.c.role == "user", and_(messages.c.role == "assistant", messages.c.status.in_(SAID)))
+    total = session.scalar(select(func.coalesce(func.sum(
+        func.length(messages.c.content) // CHARS_PER_TOKEN + TOKENS_PER_TURN), 0))
+        .where(messages.c.thread_id == thread_id, said, func.length(messages.c.content) > 0))
+    return min(int(total) + estimate_tokens(system), budget)
 
 
 def _said(role: str, content: str, status: str) -> bool:

@@ -10,8 +10,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import case, func, literal, or_, select
 
+from .. import providers
 from ..extensions import db
 from ..models import Message, Project, User
+from . import history, pricing
 from .pricing import format_cost
 from .usage_store import TOKEN_COLUMNS, month_start, next_month, totals
 
@@ -146,3 +148,24 @@ def parse_period(start: str | None, end: str | None, today: date) -> tuple[date,
 def last_day(end: date) -> date:
     """The last day of a period that ends (exclusively) at `end`."""
     return end - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class ContextEstimate:
+    """What the next message will send besides itself: its tokens, and their cost as input (None: unknown)."""
+
+    tokens: int
+    cost_micros: int | None
+
+    @property
+    def cost_text(self) -> str:
+        return format_cost(self.cost_micros)
+
+
+def context_estimate(thread, config) -> ContextEstimate:
+    """The context the thread's next message sends, estimated as history.py does, priced as fresh input."""
+    spec = providers.get(thread.model_provider)
+    tokens = history.context_tokens(db.session, thread.id, thread.project.instructions or "",
+                                    int(config["CONTEXT_BUDGET_TOKENS"]))
+    price = pricing.table_for(config).price(spec.name, thread.model or spec.model(config))
+    return ContextEstimate(tokens, None if price is None else int(tokens * price.input))
