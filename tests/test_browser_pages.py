@@ -121,6 +121,8 @@ STATES = {
     "thread-failed": (EMAIL, go("/threads/{webhooks}")),
     "thread-stopped": (EMAIL, go("/threads/{queue}")),
     "settings": (EMAIL, go("/settings")),
+    "usage": (EMAIL, go("/usage")),
+    "admin": (EMAIL, go("/admin")),
     "confirm-delete": (EMAIL, go("/threads/{scratch}/delete")),
     "not-found": (EMAIL, go("/threads/999999")),
 }
