@@ -71,7 +71,7 @@ class AnthropicWire(Wire):
 
     def stream_close(self, reply: Reply) -> bytes:
         delta = {"type": "message_delta", "delta": {"stop_reason": self._stop_reason(reply), "stop_sequence": None},
-                 "usage": {**self._input_usage(reply), "output_tokens": len(reply.tokens)}}
+                 "usage": {"output_tokens": len(reply.tokens)}}
         return b"".join([
             sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
             sse(delta, "message_delta"),
