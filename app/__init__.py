@@ -26,6 +26,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(config.load())
     app.config.update(overrides or {})
     _refuse_unsafe_production(app)
+    from .services import pricing
+    pricing.table_for(app.config)  # a malformed prices file stops the start, naming the file and line
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
@@ -47,6 +49,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     htmx.init_app(app)
     app.jinja_env.globals["provider_spec"] = providers.get
     app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["cost"] = pricing.format_cost
 
     from . import cli, errors
     from .services import catalog, chat, titles

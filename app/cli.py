@@ -16,12 +16,13 @@ tokens = AppGroup("tokens", help="Manage API tokens.")
 @users.command("create")
 @click.argument("email")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-def create_user(email: str, password: str) -> None:
+@click.option("--admin", is_flag=True, help="Make the user an admin (the first account always is).")
+def create_user(email: str, password: str, admin: bool) -> None:
     """Create a user, whether or not registration is open."""
     if accounts.user_by_email(email) is not None:
         raise click.ClickException(f"A user with email {email} already exists.")
-    user = accounts.create_user(email, password)
-    click.echo(f"Created user {user.id} <{user.email}>.")
+    user = accounts.create_user(email, password, is_admin=admin)
+    click.echo(f"Created user {user.id} <{user.email}>{', an admin' if user.is_admin else ''}.")
 
 
 @tokens.command("create")

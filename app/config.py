@@ -89,6 +89,7 @@ def load() -> dict:
         "SEARCH_LANGUAGE": os.environ.get("SEARCH_LANGUAGE") or "english",
         "AUTO_TITLES": _bool("AUTO_TITLES", True),
         **_title_models(),
+        "PRICES_FILE": os.environ.get("PRICES_FILE") or None,  # None: app/data/prices.toml
         "SSE_HEARTBEAT_SECONDS": _float("SSE_HEARTBEAT_SECONDS", 15.0),
         "REPLY_STALE_SECONDS": _float("REPLY_STALE_SECONDS", 60.0),
         "REPLY_HEARTBEAT_SECONDS": _float("REPLY_HEARTBEAT_SECONDS", 5.0),

@@ -11,13 +11,14 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from . import rate_limits
 from .extensions import db, login
 from .htmx import is_htmx, render_blocks
-from .services.chat import RepliesBusy
+from .services.chat import BudgetExceeded, RepliesBusy
 
 BUSY_RETRY_AFTER_SECONDS = 5
 
 MESSAGES = {
     400: "The request was not valid.",
     401: "Authentication is required.",
+    402: "This month's budget is used up.",
     403: "You are not allowed to do that.",
     404: "Not found.",
     405: "That method is not allowed here.",
@@ -81,6 +82,11 @@ def _replies_busy(exc: RepliesBusy):
     return busy_response(str(exc))
 
 
+def _budget_exceeded(exc: BudgetExceeded):
+    db.session.rollback()
+    return error_response(402, str(exc))
+
+
 def _database_unavailable(exc: PoolTimeout | DBAPIError):
     # Every connection stayed taken for the pool's whole timeout (overload), or the one in use was
     # lost (the database restarted; the pool reconnects): try again, not a bug.
@@ -106,6 +112,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(RepliesBusy, _replies_busy)
+    app.register_error_handler(BudgetExceeded, _budget_exceeded)
     app.register_error_handler(PoolTimeout, _database_unavailable)
     app.register_error_handler(DBAPIError, _database_unavailable)
     app.register_error_handler(Exception, _unhandled)

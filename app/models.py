@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, TypeDecorator, false, text, true
+from sqlalchemy import (
+    BigInteger, Date, DateTime, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint, false, text, true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -47,6 +49,12 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A disabled account can't sign in and its API tokens are refused; its data is kept.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Micro-dollars a month; NULL: the team's default budget.
+    monthly_budget_micros: Mapped[int | None] = mapped_column(BigInteger)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     projects: Mapped[list[Project]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -67,6 +75,11 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         """Whether the password matches the stored hash."""
         return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login's check: a disabled account's session no longer signs it in."""
+        return self.disabled_at is None
 
 
 class ApiToken(db.Model):
@@ -202,6 +215,10 @@ class Message(ReplyState, db.Model):
     thinking: Mapped[str | None] = mapped_column(Text)
     reasoning_tokens: Mapped[int | None]
     thinking_ms: Mapped[int | None]
+    # Input read from / written to the provider's prompt cache, and the cost in micro-dollars (NULL: unknown).
+    cached_input_tokens: Mapped[int | None]
+    cache_write_tokens: Mapped[int | None]
+    cost_micros: Mapped[int | None] = mapped_column(BigInteger)
     stop_reason: Mapped[str | None] = mapped_column(String(40))
     error: Mapped[str | None] = mapped_column(Text)
     attempt: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -209,3 +226,56 @@ class Message(ReplyState, db.Model):
     stop_requested: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     thread: Mapped[Thread] = relationship(back_populates="messages", foreign_keys=[thread_id])
+
+
+class UsageTotal(db.Model):
+    """One person's replies of one day, project, provider and model, added up as each reply is stored.
+
+    Kept apart from the messages, so deleting a thread never refunds a budget and totals are one
+    indexed read; project_id has no foreign key for the same reason.
+    """
+
+    __tablename__ = "usage_totals"
+    __table_args__ = (UniqueConstraint("user_id", "day", "project_id", "provider", "model"),
+                      Index("ix_usage_totals_project_id", "project_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)  # UTC
+    project_id: Mapped[int]
+    provider: Mapped[str] = mapped_column(String(20))
+    model: Mapped[str] = mapped_column(String(100))
+    replies: Mapped[int] = mapped_column(default=0, server_default="0")
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cached_input_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    reasoning_tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    cost_micros: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    unpriced_replies: Mapped[int] = mapped_column(default=0, server_default="0")  # replies of unknown cost
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Setting(db.Model):
+    """A team-wide setting an admin changed (registration, default budget); absent means the default."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class AuditEvent(db.Model):
+    """One admin action: who did what to whom, and when."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(50))
+    detail: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    target: Mapped[User | None] = relationship(foreign_keys=[target_id])

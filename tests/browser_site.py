@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from app import create_app
 from app.extensions import db
-from app.models import COMPLETE, ERROR, STOPPED, Message
+from app.models import COMPLETE, ERROR, STOPPED, Message, UsageTotal, utcnow
 from app.services import accounts, workspace
 from tests.conftest import TEST_SECRET, _empty_tables
 from tests.helpers import link_as_chain, parse_sse
@@ -128,6 +129,13 @@ def seed(database_url: str) -> dict[str, int]:
                                thinking_ms=4200, reasoning_tokens=31, input_tokens=12, output_tokens=48))
         db.session.flush()
         link_as_chain(db.session, [thread.id for thread in threads.values()])
+        today = utcnow().date()
+        db.session.add_all([UsageTotal(user_id=user.id, day=today - timedelta(days=n), project_id=billing.id,
+                                       provider=provider, model=MODELS[provider], replies=n + 1,
+                                       input_tokens=1200 * (n + 1), output_tokens=300 * (n + 1),
+                                       cost_micros=4500 * (n + 1), updated_at=utcnow())
+                            for n, provider in enumerate(("anthropic", "google", "deepseek"))
+                            if (today - timedelta(days=n)).month == today.month])
         db.session.commit()
         ids = {"billing": billing.id, "sandbox": sandbox.id, **{name: t.id for name, t in threads.items()}}
         db.session.remove()
@@ -300,6 +308,10 @@ def collect_documents(site: Site, client: Client, anonymous: Client) -> None:
     client.post("/settings", {"name": "CI"}, 200)
     docs.page("settings", client.get("/settings"))
     docs.page("settings with a new token", client.post("/settings", {"name": "Deploy"}).text())
+    docs.page("usage", client.get("/usage"))
+    docs.page("admin", client.get("/admin"))
+    docs.page("admin with an error", client.post("/admin/settings", {"registration": "open",
+                                                                      "default_budget": "-1"}, 400).text())
     docs.page("not found", client.get("/threads/999999", status=404))
     docs.fragment("not found", client.get("/threads/999999", status=404, htmx=True))
 

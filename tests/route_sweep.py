@@ -9,7 +9,8 @@ from tests.conftest import UNSAFE
 
 
 def make_world(client, auth, scripted):
-    """Ada, signed in on `client`: a project, a thread whose latest reply failed, and an API token."""
+    """Ada (the first account, so an admin), signed in on `client`: a project, a thread whose latest reply
+    failed, and an API token."""
     auth.signup_and_login()
     bearer = auth.token()
     project = client.post("/api/projects", json={"name": "Ada's"}, headers=bearer).json
@@ -17,10 +18,10 @@ def make_world(client, auth, scripted):
     scripted.queue(ProviderError("The provider is overloaded.", status=502))
     failed = client.post(f"/api/threads/{thread['id']}/messages", json={"content": "Hi"}, headers=bearer).json
     with client.application.app_context():
-        token_id = db.session.scalar(select(ApiToken.id))
+        token_id, user_id = db.session.execute(select(ApiToken.id, ApiToken.user_id)).one()
     return bearer, {"project_id": project["id"], "thread_id": thread["id"],
                     "message_id": failed["assistant_message"]["id"], "token_id": token_id,
-                    "user_message_id": failed["user_message"]["id"]}
+                    "user_message_id": failed["user_message"]["id"], "user_id": user_id}
 
 
 # Routes for a message of the user's own (an edit), not a reply: they take the world's user message.

@@ -103,7 +103,19 @@ def test_deltas_arrive_in_order_and_join_to_the_reply(spec, fake_provider):
 def test_reply_end_records_usage_stop_reason_and_model(spec, fake_provider):
     _, end = collect(make_adapter(spec, fake_provider), ask(spec, "Say hello. [[tokens:6]]"))
     sent_words = words(" ".join([SYSTEM, *(turn.text for turn in HISTORY), "Say hello. [[tokens:6]]"]))
-    assert end == StreamEnd(sent_words, 6, STOP_REASON[spec.name], model_for(spec))
+    assert end == StreamEnd(sent_words, 6, STOP_REASON[spec.name], model_for(spec), **UNCACHED[spec.name])
+
+
+# What each provider reports of its prompt cache when nothing came from it (issue #21): Anthropic and DeepSeek
+# send zeros; Gemini leaves cachedContentTokenCount out.
+UNCACHED = {"anthropic": {"cached_input_tokens": 0, "cache_write_tokens": 0},
+            "google": {}, "deepseek": {"cached_input_tokens": 0}}
+
+
+def test_cache_reads_and_writes_arrive_as_each_provider_reports_them(spec, fake_provider):
+    _, end = collect(make_adapter(spec, fake_provider), ask(spec, "Again. [[cached:4]] [[cache-write:2]]"))
+    assert end.cached_input_tokens == 4
+    assert end.cache_write_tokens == (2 if spec.name == "anthropic" else None)
 
 
 def test_max_output_tokens_cuts_the_reply_with_the_length_reason(spec, fake_provider):

@@ -144,6 +144,8 @@ STATES = {
     "fork": (EMAIL, fork_form),
     "settings": (EMAIL, go("/settings")),
     "search-results": (EMAIL, go("/search?q=invoice")),
+    "usage": (EMAIL, go("/usage")),
+    "admin": (EMAIL, go("/admin")),
     "confirm-delete": (EMAIL, go("/threads/{scratch}/delete")),
     "not-found": (EMAIL, go("/threads/999999")),
 }

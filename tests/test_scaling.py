@@ -91,7 +91,9 @@ def test_query_count_does_not_grow_with_threads_or_messages(app, client, auth, p
         assert response.status_code == 200
         counts.append(len(statements))
     assert counts[0] == counts[1], counts
-    assert counts[1] <= 6
+    # The thread page adds the tree's two (path, siblings) and issue #21's three: the month's spending
+    # against the budget, the thread's usage totals and the context estimate of its current path.
+    assert counts[1] <= (7 if path_index == 2 else 6), counts
 
 
 def test_the_thread_page_shows_the_latest_messages_only(app, client, auth):
@@ -113,10 +115,10 @@ def test_posting_a_message_runs_a_few_statements_before_the_provider_is_called(a
             response = client.post(f"/api/threads/{thread_id}/messages", json={"content": "Hi"}, headers=headers)
         assert response.status_code == 201 and response.json["assistant_message"]["status"] == "complete"
         counts.append(len(statements))
-    # token with its user, thread with its project, the user's message, the reply (its parent is the
-    # user's message), touch thread (and move its head) and project (one statement on PostgreSQL, where
-    # each is a round trip), history
-    most = 6 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 7
+    # token with its user, thread with its project, the month's spending against the budget (issue #21: one
+    # indexed read of usage_totals), the user's message, the reply (its parent is the user's message), touch
+    # thread (and move its head) and project (one statement on PostgreSQL, where each is a round trip), history
+    most = 7 if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") else 8
     assert counts[0] == counts[1] and counts[0] <= most, counts
 
 

@@ -41,6 +41,10 @@ WRITES = {
     "api.switch_branch": ({"message_id": "MESSAGE_ID"}, {200}),
     "api.delete_message": (None, {204}),
     "api.fork_message": ({"model_provider": "google"}, {201}),
+    "pages.admin_change_account": ({"change_kind": "budget", "monthly_budget": "10"}, {303}),
+    "pages.admin_change_settings": ({"registration": "open", "default_budget": ""}, {303}),
+    "api.admin_update_user": ({"monthly_budget": 10}, {200}),
+    "api.admin_update_settings": ({"default_budget": 3}, {200}),
 }
 SIGNED_OUT = {"auth.login_page", "auth.register"}
 

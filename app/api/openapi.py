@@ -12,12 +12,13 @@ from ..limits import (
 )
 from ..models import COMPLETE, ERROR, INTERRUPTED, PENDING, STOPPED
 from ..services import catalog
+from ..services.usage import GROUPS
 from .routes import bp
 
 ERRORS = {
     400: "The request is not valid: a bad field, parameter, cursor or JSON body.",
     401: "No valid bearer token: it is missing, malformed, unknown or revoked.",
-    404: "No such resource among the caller's own.",
+    404: "No such resource among the caller's own (on /api/admin: the caller is not an admin).",
     409: "The thread already has a reply in flight, or this reply cannot be retried.",
     413: "The request body is larger than the server accepts (MAX_CONTENT_LENGTH).",
     415: "The body is not sent as application/json.",
@@ -25,13 +26,20 @@ ERRORS = {
     503: "The server is busy (no database connection came free in time); Retry-After says when to try again.",
 }
 REPLY_ERRORS = {
+    402: "This month's cost has reached the caller's budget: nothing was stored or sent; `error` says how much "
+         "was used and when the budget resets.",
     502: "The provider failed or refused; the user message is kept and the reply stored as an error.",
     503: "The thread's provider has no API key configured on the server (the body carries both messages), or "
          "this server already writes as many replies as it may (MAX_REPLIES_IN_FLIGHT; only `error`, and "
          "Retry-After says when to try again).",
     504: "The provider timed out.",
 }
-NON_BLANK = r"\S"  # the server trims text, so it must hold more than white space
+NON_BLANK = r"\S"
+PROJECT_REQUIRED = ["id", "name", "instructions", "thread_count", "created_at", "updated_at"]
+THREAD_REQUIRED = ["id", "project_id", "title", "model_provider", "model", "thinking", "head_id",
+                   "forked_from_message_id", "created_at", "updated_at"]
+USAGE_COUNTS = ("replies", "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+                "reasoning_tokens", "unpriced")  # the server trims text, so it must hold more than white space
 
 
 def _ref(name: str) -> dict:
@@ -74,6 +82,8 @@ def _schemas() -> dict:
         "status": {"type": "string", "enum": [PENDING, COMPLETE, STOPPED, ERROR, INTERRUPTED]},
         "provider": _nullable(provider), "model": _nullable({"type": "string"}),
         "input_tokens": _nullable(count), "output_tokens": _nullable(count),
+        "cached_input_tokens": _nullable(count), "cache_write_tokens": _nullable(count),
+        "cost_micros": _nullable(count),
         "stop_reason": _nullable({"type": "string"}), "error": _nullable({"type": "string"}),
         "attempt": count, "created_at": time,
         # The model's thoughts (null: none shown, or the thread's thinking is off), apart from the answer.
@@ -90,11 +100,16 @@ def _schemas() -> dict:
             "status": {"type": "string", "enum": list(catalog.STATUSES)}, "status_message": {"type": "string"},
             "configured": {"type": "boolean"}}),
         "Project": _object({"id": integer, "name": {"type": "string"}, "instructions": {"type": "string"},
-                            "thread_count": count, "created_at": time, "updated_at": time}),
+                            "thread_count": count, "created_at": time, "updated_at": time,
+                            "usage": _ref("Usage")}, required=PROJECT_REQUIRED),
         "Thread": _object({"id": integer, "project_id": integer, "title": {"type": "string"},
                            "model_provider": provider, "model": _nullable({"type": "string"}),
                            "thinking": {"type": "boolean"}, "head_id": _nullable(integer),
-                           "forked_from_message_id": _nullable(integer), "created_at": time, "updated_at": time}),
+                           "forked_from_message_id": _nullable(integer), "created_at": time, "updated_at": time,
+                           "usage": _ref("Usage")}, required=THREAD_REQUIRED),
+        # What a set of replies cost; `usage` is on a single project or thread (GET), not in lists.
+        "Usage": _object({**{name: count for name in USAGE_COUNTS}, "cost_micros": _nullable(count),
+                          "cost": {"type": "string"}}),
         "Message": _object(message),
         "PathMessage": _object({**message, "sibling_ids": {"type": "array", "items": integer, "minItems": 1},
                                 "sibling_index": count}),
@@ -127,6 +142,7 @@ def _schemas() -> dict:
                                           "model_provider": _nullable(provider), "model": model,
                                           "thinking": {"type": "boolean"}}, required=[]),
                                  {"title": "Primary sources"}),
+        **_admin_schemas(count, time),
         "MessageCreate": _example(_object({"content": _text(MESSAGE_CONTENT_MAX, min_length=1)}),
                                   {"content": "Which sources should I read first?"}),
         "HeadUpdate": _example(_object({"message_id": row_id}), {"message_id": 1}),
@@ -135,6 +151,66 @@ def _schemas() -> dict:
                                         "project_id": _nullable(row_id),
                                         "title": _nullable(_text(THREAD_TITLE_MAX))}, required=["model_provider"]),
                                {"model_provider": "deepseek", "title": "Ask DeepSeek too"}),
+    }
+
+
+def _admin_schemas(count: dict, time: dict) -> dict:
+    dollars = _nullable({"type": "number", "minimum": 0, "maximum": 1_000_000})
+    email, nullable_text = {"type": "string"}, _nullable({"type": "string"})
+    return {
+        "UsageGroup": _object({"key": {"type": "string"}, **{name: count for name in USAGE_COUNTS},
+                               "cost_micros": _nullable(count), "cost": {"type": "string"}}),
+        "UsageReport": _object({"from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+                                "group_by": {"type": "string", "enum": list(GROUPS)}, "total": _ref("Usage"),
+                                "groups": {"type": "array", "items": _ref("UsageGroup")}}),
+        "Account": _object({"id": {"type": "integer"}, "email": email, "is_admin": {"type": "boolean"},
+                            "disabled": {"type": "boolean"}, "created_at": time, "last_active_at": _nullable(time),
+                            "monthly_budget": dollars, "month_usage": _ref("Usage")}),
+        "AccountList": _object({"users": {"type": "array", "items": _ref("Account")}}),
+        "AccountUpdate": _example(_object({"disabled": {"type": "boolean"}, "is_admin": {"type": "boolean"},
+                                           "monthly_budget": dollars}, required=[]), {"monthly_budget": 25}),
+        "Settings": _object({"registration_open": {"type": "boolean"}, "default_budget": dollars}),
+        "SettingsUpdate": _example(_object({"registration_open": _nullable({"type": "boolean"}),
+                                            "default_budget": dollars}, required=[]), {"registration_open": False}),
+        "AuditEvent": _object({"id": {"type": "integer"}, "action": {"type": "string"}, "detail": {"type": "string"},
+                               "created_at": time, "actor": nullable_text, "target": nullable_text}),
+        "AuditLog": _object({"events": {"type": "array", "items": _ref("AuditEvent")}}),
+    }
+
+
+USAGE_PARAMETERS = [
+    {"name": "from", "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
+     "description": "The first day (YYYY-MM-DD, UTC); default the first of this month."},
+    {"name": "to", "in": "query", "required": False, "schema": {"type": "string", "format": "date"},
+     "description": "The last day, included; default the last of this month."},
+    {"name": "group_by", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": list(GROUPS), "default": "day"},
+     "description": "day, provider, project or model; `user` (everyone's usage) for admins only."},
+]
+
+
+def _admin_paths() -> dict:
+    return {
+        "/api/usage": {"get": _operation(
+            "getUsage", "The caller's tokens and cost between two days, grouped (group_by=user: everyone's, "
+            "admins only).", _answer(200, "The totals and the groups.", "UsageReport"), extra=USAGE_PARAMETERS)},
+        "/api/admin/users": {"get": _operation(
+            "adminListUsers", "Every account with its last activity and this month's usage (admins only).",
+            _answer(200, "The accounts.", "AccountList"), admin=True)},
+        "/api/admin/users/{user_id}": {"patch": _operation(
+            "adminUpdateUser", "Disable or re-enable an account, promote or demote it (never the last admin), or "
+            "set its monthly budget in dollars (null: the team default). Admins only.",
+            _answer(200, "The account.", "Account"), path_id="user_id", body="AccountUpdate", admin=True)},
+        "/api/admin/settings": {
+            "get": _operation("adminGetSettings", "Registration and the team's default budget (admins only).",
+                              _answer(200, "The settings.", "Settings"), admin=True),
+            "patch": _operation("adminUpdateSettings", "Open or close registration (null: back to "
+                                "REGISTRATION_OPEN) and set the default budget in dollars. Admins only.",
+                                _answer(200, "The settings.", "Settings"), body="SettingsUpdate", admin=True),
+        },
+        "/api/admin/audit": {"get": _operation(
+            "adminAuditLog", "The latest admin actions, newest first (admins only).",
+            _answer(200, "The audit log.", "AuditLog"), admin=True)},
     }
 
 
@@ -178,15 +254,16 @@ def _links(parameter: str, expression: str, *op_ids: str) -> dict:
 
 def _operation(op_id: str, summary: str, ok: tuple[int, str, dict | None], *, path_id: str | None = None,
                body: str | None = None, paged: bool = False, reply: bool = False, extra: list = (),
-               links: dict | None = None, reply_errors: bool = True, bad_request: bool = False) -> dict:
-    """One operation: its parameters, body and every answer it can give."""
+               links: dict | None = None, reply_errors: bool = True, bad_request: bool = False,
+               admin: bool = False) -> dict:
+    """One operation: its parameters, body and every answer it can give; `admin`: members get 404."""
     status, description, content = ok
     responses = {str(status): {"description": description, **({"content": content} if content else {}),
                                **({"links": links} if links else {})}}
     errors = [401, 429, 503]
-    if path_id:
+    if path_id or admin:
         errors.append(404)
-    if body or paged or bad_request:
+    if body or paged or bad_request or any(p["in"] == "query" for p in extra):
         errors.append(400)
     if body:
         errors += [413, 415]
@@ -333,6 +410,7 @@ def _paths() -> dict:
             "delta…, then done or error.",
             (200, "The event stream.", _event_stream("snapshot", "thinking", "delta", "done", "error")),
             path_id="message_id", extra=RESUME_PARAMETERS)},
+        **_admin_paths(),
     }
 
 

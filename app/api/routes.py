@@ -7,7 +7,7 @@ from flask_login import current_user
 from .. import providers, rate_limits
 from ..extensions import csrf
 from ..pagination import parse_limit
-from ..services import accounts, catalog, workspace
+from ..services import accounts, catalog, usage, workspace
 from . import schemas
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -66,7 +66,8 @@ def create_project():
 def get_project(project_id: int):
     """One project."""
     project = workspace.owned_project_or_404(g.user, project_id)
-    return schemas.project_json(project, workspace.thread_count(project))
+    return {**schemas.project_json(project, workspace.thread_count(project)),
+            "usage": usage.project_totals(project.id).as_json()}
 
 
 @bp.patch("/projects/<int:project_id>")
@@ -107,8 +108,9 @@ def create_thread(project_id: int):
 
 @bp.get("/threads/<int:thread_id>")
 def get_thread(thread_id: int):
-    """One thread."""
-    return schemas.thread_json(workspace.owned_thread_or_404(g.user, thread_id))
+    """One thread, with what its replies cost."""
+    thread = workspace.owned_thread_or_404(g.user, thread_id)
+    return {**schemas.thread_json(thread), "usage": usage.thread_totals(thread.id).as_json()}
 
 
 @bp.patch("/threads/<int:thread_id>")

@@ -11,8 +11,8 @@ from ..limits import (
     DEFAULT_THREAD_TITLE, ID_MAX, MESSAGE_CONTENT_MAX, MODEL_ID_MAX, PROJECT_INSTRUCTIONS_MAX, PROJECT_NAME_MAX,
     THREAD_TITLE_MAX,
 )
-from ..models import Project, Thread
-from ..services import catalog
+from ..models import AuditEvent, Project, Thread
+from ..services import admin, catalog
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,15 @@ class ProviderName:
 
 @dataclass(frozen=True)
 class Flag:
-    """A true/false field."""
+    """A true/false field; `nullable` lets null mean "back to the default"."""
 
-    def clean(self, name: str, value: Any) -> bool:
+    nullable: bool = False
+
+    def clean(self, name: str, value: Any) -> bool | None:
+        if value is None and self.nullable:
+            return None
         if not isinstance(value, bool):
-            abort(400, description=f"{name} must be true or false.")
+            abort(400, description=f"{name} must be true or false" + (", or null." if self.nullable else "."))
         return value
 
 
@@ -81,6 +85,19 @@ class Id:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= ID_MAX:
             abort(400, description=f"{name} must be the id of one of your {name.removesuffix('_id')}s.")
         return value
+
+
+@dataclass(frozen=True)
+class Dollars:
+    """A sum of money given in dollars (a JSON number), cleaned to micro-dollars; null means none."""
+
+    def clean(self, name: str, value: Any) -> int | None:
+        if isinstance(value, str):  # JSON callers send numbers; text is the forms' way
+            abort(400, description=f"{name} must be a number of dollars, or null.")
+        try:
+            return admin.dollars_to_micros(value, name)
+        except admin.AdminError as exc:
+            abort(400, description=str(exc))
 
 
 PROJECT_CREATE = {
@@ -116,6 +133,8 @@ FORK_CREATE = {
     "project_id": Id(nullable=True),
     "title": Text(max=THREAD_TITLE_MAX, nullable=True),
 }
+ADMIN_USER_UPDATE = {"disabled": Flag(), "is_admin": Flag(), "monthly_budget": Dollars()}
+ADMIN_SETTINGS_UPDATE = {"registration_open": Flag(nullable=True), "default_budget": Dollars()}
 
 
 def json_body() -> dict:
@@ -190,6 +209,9 @@ def message_json(message) -> dict:
         "model": message.model,
         "input_tokens": message.input_tokens,
         "output_tokens": message.output_tokens,
+        "cached_input_tokens": message.cached_input_tokens,
+        "cache_write_tokens": message.cache_write_tokens,
+        "cost_micros": message.cost_micros,  # micro-dollars; null: unknown (no price, or no usage reported)
         "stop_reason": message.stop_reason,
         "error": message.error,
         "attempt": message.attempt,
@@ -218,3 +240,32 @@ def provider_json(summary: catalog.ProviderModels, config) -> dict:
         "status_message": summary.message,
         "configured": providers.get(summary.name).api_key(config) is not None,
     }
+
+
+def _dollars(micros: int | None) -> float | None:
+    return None if micros is None else micros / 1_000_000
+
+
+def account_json(account: admin.Account) -> dict:
+    """An account as the admin API shows it, with this month's usage."""
+    user = account.user
+    return {
+        "id": user.id, "email": user.email, "is_admin": user.is_admin, "disabled": user.disabled_at is not None,
+        "created_at": _time(user.created_at),
+        "last_active_at": _time(account.last_active) if account.last_active else None,
+        "monthly_budget": _dollars(user.monthly_budget_micros),  # null: the team default
+        "month_usage": account.month.as_json(),
+    }
+
+
+def settings_json(settings: dict) -> dict:
+    """The team settings as the admin API shows them."""
+    return {"registration_open": settings["registration_open"],
+            "default_budget": _dollars(settings["default_budget_micros"])}
+
+
+def audit_json(event: AuditEvent) -> dict:
+    """One admin action."""
+    return {"id": event.id, "action": event.action, "detail": event.detail, "created_at": _time(event.created_at),
+            "actor": event.actor.email if event.actor else None,
+            "target": event.target.email if event.target else None}

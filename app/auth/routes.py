@@ -8,7 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import rate_limits
 from ..extensions import db, login
-from ..models import User
+from ..models import User, utcnow
 from ..services import accounts, catalog
 from .forms import LoginForm, RegisterForm, TokenForm
 
@@ -17,8 +17,9 @@ bp = Blueprint("auth", __name__)
 
 @login.user_loader
 def load_user(user_id: str) -> User | None:
-    """The signed-in user from the session cookie."""
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    """The signed-in user from the session cookie; a disabled account is signed out at once."""
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.disabled_at is None else None
 
 
 def _safe_next(target: str | None) -> str:
@@ -31,6 +32,8 @@ def _safe_next(target: str | None) -> str:
 def _sign_in(user: User):
     session.permanent = True
     login_user(user)
+    user.last_login_at = utcnow()
+    db.session.commit()
     return redirect(_safe_next(request.args.get("next")), code=303)
 
 
@@ -44,9 +47,10 @@ def login_page():
     form = LoginForm()
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
-        if user is not None:
+        if user is not None and user.disabled_at is None:
             return _sign_in(user)
-        form.password.errors.append("Wrong email or password.")
+        form.password.errors.append("This account is disabled; ask an admin to re-enable it." if user is not None
+                                    else "Wrong email or password.")
     status = 400 if form.errors else 200
     return render_template("auth/login.html", form=form,
                            registration_open=accounts.registration_open()), status

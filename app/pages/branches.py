@@ -24,7 +24,7 @@ def _conversation(thread):
 def _started(thread, start):
     try:
         start()
-    except (chat.ReplyConflict, chat.RepliesBusy) as exc:
+    except (chat.ReplyConflict, chat.RepliesBusy, chat.BudgetExceeded) as exc:
         return conflict_in_composer(thread, str(exc), exc.status)
     except chat.NotEditable as exc:
         abort(400, description=str(exc))

@@ -28,7 +28,7 @@ def post_message(thread_id: int):
         return _composer(thread, form, None, 400)
     try:
         started = chat.start_reply(thread, form.content.data, current_app.config)
-    except (chat.ReplyConflict, chat.RepliesBusy) as exc:
+    except (chat.ReplyConflict, chat.RepliesBusy, chat.BudgetExceeded) as exc:
         return _composer(thread, form, str(exc), exc.status)
     return _reply_stream(thread, started, with_user_message=True)
 
@@ -41,7 +41,7 @@ def retry_message(message_id: int):
     thread = message.thread
     try:
         started = chat.retry_reply(message, current_app.config)
-    except (chat.ReplyConflict, chat.RepliesBusy) as exc:
+    except (chat.ReplyConflict, chat.RepliesBusy, chat.BudgetExceeded) as exc:
         return conflict_in_composer(thread, str(exc), exc.status)
     return _reply_stream(thread, started, with_user_message=False)
 

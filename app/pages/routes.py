@@ -8,6 +8,7 @@ from .. import providers
 from ..htmx import is_htmx, redirect_to, render_blocks, render_page
 from ..pagination import parse_limit
 from ..services import catalog, workspace
+from ..services.usage import project_totals
 from .forms import ProjectForm, ThreadForm
 
 bp = Blueprint("pages", __name__)
@@ -52,6 +53,7 @@ def _project(project, thread_form: ThreadForm, edit_form: ProjectForm, status: i
         "pages/project.html", *blocks, project=project, page=page, form=thread_form,
         edit_form=edit_form, thread_count=workspace.thread_count(project),
         model_groups=catalog.current().summaries(),
+        usage=None if blocks else project_totals(project.id),
     ), status
 
 

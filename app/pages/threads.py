@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
 from ..htmx import is_htmx, render_blocks, render_page
 from ..models import ERROR
 from ..pagination import parse_limit
-from ..services import catalog, chat, forks, tree, workspace
+from ..services import budgets, catalog, chat, forks, tree, usage, workspace
 from .forms import ChatForm, RenameThreadForm, ThreadModelForm
 from .routes import bp
 
@@ -64,6 +64,7 @@ def thread_context(thread, chat_form=None, conflict=None, model_form=None) -> di
         "pending": any(m.pending for m in page.items),
         "chat_form": chat_form or ChatForm(formdata=None), "conflict": conflict,
         "gone_switch": gone_switch(latest, thread.id, thread.model, thread.thinking),
+        "budget": budgets.standing(current_user.id),
     }
 
 
@@ -71,7 +72,8 @@ def thread_context(thread, chat_form=None, conflict=None, model_form=None) -> di
 def thread(thread_id: int):
     """A thread: its latest messages and the chat form."""
     thread = workspace.owned_thread_or_404(current_user, thread_id)
-    return render_page("pages/thread.html", **thread_context(thread))
+    return render_page("pages/thread.html", **thread_context(thread), usage=usage.thread_totals(thread.id),
+                       estimate=usage.context_estimate(thread, current_app.config))
 
 
 @bp.get("/threads/<int:thread_id>/earlier")

@@ -40,7 +40,15 @@ class AnthropicAdapter:
     def stream(self, request: ReplyRequest) -> Iterator[Event]:
         """Yield the reply's text deltas, then one StreamEnd; see Adapter.stream."""
         input_tokens = output_tokens = stop_reason = reasoning_tokens = None
+        cached_input_tokens = cache_write_tokens = None
         model = request.model
+
+        def reported() -> StreamEnd | None:
+            # message_start reports the input first: a reply that fails after it still records what it cost.
+            return StreamEnd(input_tokens, output_tokens, None, model, reasoning_tokens,
+                             cached_input_tokens=cached_input_tokens,
+                             cache_write_tokens=cache_write_tokens) if input_tokens is not None else None
+
         try:
             # The `with` closes the HTTP response when the caller closes this generator (Stop).
             with self._client.messages.create(
@@ -60,25 +68,34 @@ class AnthropicAdapter:
                         # signature_delta (and redacted_thinking blocks) matter only with tools: dropped
                     elif event.type == "message_start":
                         input_tokens, model = event.message.usage.input_tokens, event.message.model
+                        cached_input_tokens = event.message.usage.cache_read_input_tokens
+                        cache_write_tokens = event.message.usage.cache_creation_input_tokens
                     elif event.type == "message_delta":
                         stop_reason, output_tokens = event.delta.stop_reason, event.usage.output_tokens
                         input_tokens = event.usage.input_tokens or input_tokens
                         details = event.usage.output_tokens_details
                         reasoning_tokens = details.thinking_tokens if details else reasoning_tokens
+                        cached_input_tokens = event.usage.cache_read_input_tokens or cached_input_tokens
+                        cache_write_tokens = event.usage.cache_creation_input_tokens or cache_write_tokens
         except anthropic.NotFoundError as exc:
             raise model_missing_error(LABEL, request.model) from exc
         except anthropic.APIStatusError as exc:
             midway = exc.status_code == 200
             status = ERROR_TYPE_STATUS.get(exc.type or "") if midway else exc.status_code
-            raise status_error(LABEL, status, midway=midway) from exc
+            error = status_error(LABEL, status, midway=midway)
+            error.end = reported()
+            raise error from exc
         except anthropic.APIConnectionError as exc:
             raise transport_error(LABEL, self.settings, exc.__cause__, midway=False) from exc
         except httpx2.HTTPError as exc:
             # While a stream is read, transport errors escape the SDK unwrapped.
-            raise transport_error(LABEL, self.settings, exc, midway=True) from exc
+            error = transport_error(LABEL, self.settings, exc, midway=True)
+            error.end = reported()
+            raise error from exc
         except anthropic.AnthropicError as exc:
             raise status_error(LABEL, None) from exc
-        yield StreamEnd(input_tokens, output_tokens, stop_reason, model, reasoning_tokens)
+        yield StreamEnd(input_tokens, output_tokens, stop_reason, model, reasoning_tokens,
+                        cached_input_tokens=cached_input_tokens, cache_write_tokens=cache_write_tokens)
 
     def list_models(self) -> list[ModelInfo]:
         """The models that are not retired, every page read; see Adapter.list_models."""
@@ -122,4 +139,5 @@ SPEC = ProviderSpec(
     base_url_var="ANTHROPIC_BASE_URL",
     model_var="ANTHROPIC_MODEL",
     adapter_class=AnthropicAdapter,
+    input_counts_cached=False,  # input_tokens leaves out cache reads and writes
 )

@@ -62,6 +62,8 @@ class StreamEnd:
     stop_reason: str | None
     model: str | None = None
     reasoning_tokens: int | None = None  # thought tokens, where the provider counts them apart
+    cached_input_tokens: int | None = None  # input read from the provider's prompt cache
+    cache_write_tokens: int | None = None  # input written to the prompt cache (Anthropic bills these apart)
 
 
 Event = TextDelta | ThinkingDelta | StreamEnd
@@ -99,6 +101,7 @@ class ProviderError(Exception):
         self.status = status
         self.retryable = retryable
         self.reason = reason
+        self.end: StreamEnd | None = None  # the usage reported before a stream failed midway, if any
 
 
 def status_message(label: str, status: int | None, *, key_rejected: bool = False) -> str:
@@ -183,6 +186,10 @@ class ProviderSpec:
     base_url_var: str
     model_var: str
     adapter_class: Callable[[ProviderSettings], Adapter]
+    # How the provider counts usage, for pricing: whether its input count includes the cache reads,
+    # and whether its output count includes the thought tokens.
+    input_counts_cached: bool = True
+    output_counts_reasoning: bool = True
 
     @property
     def title_model_var(self) -> str:

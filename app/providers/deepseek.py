@@ -112,6 +112,7 @@ class DeepSeekAdapter:
             reasoning_tokens=_reasoning_tokens(usage),
             stop_reason=stop_reason,
             model=model,
+            cached_input_tokens=_cache_hits(usage),
         )
 
     def list_models(self) -> list[ModelInfo]:
@@ -137,6 +138,15 @@ def _reasoning_tokens(usage) -> int | None:
     """The reply's thought tokens, which completion_tokens includes."""
     details = usage.completion_tokens_details if usage else None
     return details.reasoning_tokens if details else None
+
+
+def _cache_hits(usage) -> int | None:
+    """Prompt tokens read from the cache: DeepSeek's own field, else the OpenAI-typed one."""
+    if usage is None:
+        return None
+    hits = (usage.model_extra or {}).get("prompt_cache_hit_tokens")
+    details = usage.prompt_tokens_details
+    return hits if isinstance(hits, int) else (details.cached_tokens if details else None)
 
 
 SPEC = ProviderSpec(

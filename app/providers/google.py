@@ -145,6 +145,7 @@ def _reply_end(last: types.GenerateContentResponse | None, model: str) -> Stream
         reasoning_tokens=usage.thoughts_token_count if usage else None,
         stop_reason=str(getattr(reason, "value", reason)).lower() if reason else None,
         model=(last.model_version if last else None) or model,
+        cached_input_tokens=usage.cached_content_token_count if usage else None,
     )
 
 
@@ -157,4 +158,5 @@ SPEC = ProviderSpec(
     base_url_var="GOOGLE_GEMINI_BASE_URL",
     model_var="GEMINI_MODEL",
     adapter_class=GoogleAdapter,
+    output_counts_reasoning=False,  # candidatesTokenCount leaves out thoughtsTokenCount, billed as output
 )

@@ -8,14 +8,16 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
-from ..models import ApiToken, User, utcnow
+from ..models import ApiToken, Setting, User, utcnow
 
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 def registration_open() -> bool:
-    """Open while nobody has an account (a fresh install), then only when configured."""
-    return current_app.config["REGISTRATION_OPEN"] or not db.session.scalar(select(exists().select_from(User)))
+    """Open while nobody has an account (a fresh install), then as an admin set it, else as configured."""
+    stored = db.session.get(Setting, "registration_open")
+    is_open = current_app.config["REGISTRATION_OPEN"] if stored is None else stored.value == "1"
+    return is_open or not db.session.scalar(select(exists().select_from(User)))
 
 
 def user_by_email(email: str) -> User | None:
@@ -23,9 +25,10 @@ def user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == User.normalize_email(email)))
 
 
-def create_user(email: str, password: str) -> User:
-    """A new user; the caller has checked the email is free."""
-    user = User(email=User.normalize_email(email))
+def create_user(email: str, password: str, is_admin: bool = False) -> User:
+    """A new user, an admin if asked or the first account; the caller has checked the email is free."""
+    first = not db.session.scalar(select(exists().select_from(User)))
+    user = User(email=User.normalize_email(email), is_admin=is_admin or first)
     user.set_password(password)
     db.session.add(user)
     db.session.commit()
@@ -80,7 +83,7 @@ def user_for_bearer(header: str) -> User | None:
         select(ApiToken).options(joinedload(ApiToken.user))
         .where(ApiToken.token_hash == ApiToken.hash_secret(secret.strip()))
     )
-    if token is None or token.revoked_at is not None:
+    if token is None or token.revoked_at is not None or token.user.disabled_at is not None:
         return None
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:

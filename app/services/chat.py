@@ -20,10 +20,11 @@ from .. import providers
 from ..extensions import db
 from ..models import COMPLETE, ERROR, PENDING, RETRYABLE, Message, Project, Thread, utcnow
 from ..providers.base import ReplyRequest
-from . import catalog, history, replies_store
+from . import budgets, catalog, history, replies_store
 from .live import REPLIES, Ended, LiveReply
 from .replies_store import MessageView
 from .runner import ReplyJob, Runner, own_engine
+from .usage_store import Spender
 from .watch import Event, follow, with_stored_view
 
 WAIT_POLL_SECONDS = 0.1
@@ -41,6 +42,9 @@ class NotEditable(Exception):
     """Editing a reply or regenerating a user's message: the other action is meant."""
 
     status = 400
+
+
+BudgetExceeded = budgets.BudgetExceeded  # raised by every start of a reply and by retry_reply; views catch it here
 
 
 class RepliesBusy(Exception):
@@ -94,6 +98,7 @@ def _start(thread: Thread, content: str | None, parent, config: Mapping) -> Star
 
     One short transaction; the reply becomes the head, set in the UPDATE that touches the thread.
     """
+    budgets.check(thread.project.user_id)  # before anything is stored or sent; raises BudgetExceeded
     with _place_for_a_reply(config):
         spec = providers.get(thread.model_provider)
         now = utcnow()
@@ -119,6 +124,7 @@ def _insert(row: dict) -> MessageView:
 
 def retry_reply(message: Message, config: Mapping) -> Started:
     """Run the failed, stopped or interrupted reply at the thread's head again, in the same message."""
+    budgets.check(message.thread.project.user_id)
     with _place_for_a_reply(config):
         thread = message.thread
         if message.role != "assistant" or message.id != thread.head_id or message.status not in RETRYABLE:
@@ -128,7 +134,8 @@ def retry_reply(message: Message, config: Mapping) -> Started:
             result = db.session.execute(
                 update(Message).where(Message.id == message.id, Message.status.in_(RETRYABLE)).values(
                     status=PENDING, attempt=Message.attempt + 1, content="", error=None, stop_reason=None,
-                    input_tokens=None, output_tokens=None, thinking=None, reasoning_tokens=None, thinking_ms=None,
+                    input_tokens=None, output_tokens=None, cached_input_tokens=None, cache_write_tokens=None,
+                    cost_micros=None, thinking=None, reasoning_tokens=None, thinking_ms=None,
                     stop_requested=False, heartbeat_at=utcnow(),
                     provider=spec.name, model=_model(thread))
             )
@@ -195,7 +202,8 @@ def _launch(thread: Thread, reply: MessageView, user: MessageView | None, config
     known = catalog.current().known_model(provider, reply.model)
     job = ReplyJob(reply, provider, ReplyRequest(
         turns=turns, system=system, model=reply.model, max_output_tokens=int(config["MAX_OUTPUT_TOKENS"]),
-        thinking=thread.thinking, thinking_optional=known.thinking_optional if known else None))
+        thinking=thread.thinking, thinking_optional=known.thinking_optional if known else None),
+        spender=Spender(thread.project.user_id, thread.project_id, provider, reply.model or ""))
     db.session.commit()
     return Started(user, reply, _runner().start(job))
 

@@ -1,7 +1,7 @@
 """The current path's messages as the turns a provider sees, within the context budget."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import COMPLETE, STOPPED
@@ -10,13 +10,14 @@ from .replies_store import messages  # plain columns: the ORM adds nothing to re
 from .tree import path_up
 
 BATCH = 200
+CHARS_PER_TOKEN, TOKENS_PER_TURN = 4, 4
 # Replies that count as said: stopped ones too, since the user saw their text.
 SAID = (COMPLETE, STOPPED)
 
 
 def estimate_tokens(text: str) -> int:
     """A cheap token estimate: about four characters a token, plus a little per turn."""
-    return len(text) // 4 + 4
+    return len(text) // CHARS_PER_TOKEN + TOKENS_PER_TURN
 
 
 def conversation(session: Session, last_id: int | None, budget: int) -> tuple[Turn, ...]:
@@ -46,6 +47,19 @@ def conversation(session: Session, last_id: int | None, budget: int) -> tuple[Tu
             break
         cursor = rows[-1].parent_id
     return _alternate(reversed(kept))
+
+
+def context_tokens(session: Session, thread_id: int, head_id: int | None, system: str, budget: int) -> int:
+    """About how many tokens the next message's context holds (system prompt and the said turns of the
+    current path, up from `head_id`), at most the budget: estimate_tokens summed by the database in one query."""
+    if head_id is None:
+        return min(estimate_tokens(system), budget)
+    path = path_up(head_id, thread_id=thread_id)
+    said = or_(messages.c.role == "user", and_(messages.c.role == "assistant", messages.c.status.in_(SAID)))
+    total = session.scalar(select(func.coalesce(func.sum(
+        func.length(messages.c.content) // CHARS_PER_TOKEN + TOKENS_PER_TURN), 0))
+        .join(path, messages.c.id == path.c.id).where(said, func.length(messages.c.content) > 0))
+    return min(int(total) + estimate_tokens(system), budget)
 
 
 def _said(role: str, content: str, status: str) -> bool:

@@ -12,6 +12,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import CTE, Engine, and_, column, func, literal, select, update, values
 
 from ..models import INTERRUPTED, PENDING, Message, ReplyState, utcnow
+from . import usage_store
 
 messages = Message.__table__
 
@@ -30,6 +31,9 @@ class MessageView(ReplyState):
     model: str | None
     input_tokens: int | None
     output_tokens: int | None
+    cached_input_tokens: int | None
+    cache_write_tokens: int | None
+    cost_micros: int | None
     stop_reason: str | None
     error: str | None
     attempt: int
@@ -111,9 +115,14 @@ class Ending:
     thinking: str | None = None
     reasoning_tokens: int | None = None
     thinking_ms: int | None = None
+    cached_input_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    cost_micros: int | None = None
+    spender: usage_store.Spender | None = None  # whose usage totals the reply counts in; None: no usage
 
 
-ENDING_VALUES = [f.name for f in fields(Ending) if f.name not in ("message_id", "attempt")]
+# Each field but these names a messages column (store_endings writes them as they are).
+ENDING_VALUES = [f.name for f in fields(Ending) if f.name not in ("message_id", "attempt", "spender")]
 
 
 def store_endings(engine: Engine, endings: Sequence[Ending]) -> bool:
@@ -124,16 +133,20 @@ def store_endings(engine: Engine, endings: Sequence[Ending]) -> bool:
     ordered = sorted(endings, key=lambda e: e.message_id)
     if not ordered:
         return True
+    now = utcnow()
     rows = _rows(("id", "attempt", *ENDING_VALUES),
                  [(e.message_id, e.attempt, *(getattr(e, name) for name in ENDING_VALUES)) for e in ordered])
     statement = update(messages).where(_own_attempt(rows)).values({
         **{name: rows.c[name] for name in ENDING_VALUES},
         "model": func.coalesce(rows.c.model, messages.c.model),
-        "heartbeat_at": utcnow(),
+        "heartbeat_at": now,
     }).returning(messages.c.id)  # SQLite gives no rowcount for UPDATE … FROM behind a WITH
     with engine.begin() as conn:
-        stored = len(conn.execute(statement).all())
-    return stored == len(ordered)
+        written = set(conn.execute(statement).scalars())
+        # In the same transaction: the totals count exactly the endings this batch wrote.
+        usage_store.add(conn, [(e.spender, e) for e in ordered if e.spender is not None and e.message_id in written],
+                        now)
+    return len(written) == len(ordered)
 
 
 def stored_view(reply: MessageView, ending: Ending) -> MessageView:

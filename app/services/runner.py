@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 from sqlalchemy import Engine, create_engine
@@ -16,10 +16,11 @@ from sqlalchemy import Engine, create_engine
 from .. import db_pool, providers
 from ..models import COMPLETE, ERROR, INTERRUPTED, STOPPED
 from ..providers.base import MODEL_MISSING, ProviderError, ReplyRequest, StreamEnd, TextDelta, ThinkingDelta
-from . import replies_store
+from . import pricing, replies_store
 from .live import REPLIES, Ended, LiveReply, ReplyStopped
 from .relay import RedisRelay
 from .replies_store import Ending, MessageView
+from .usage_store import Spender
 from .writer import QueuedEnding, Writer
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class ReplyJob:
     reply: MessageView  # the pending reply as stored when it started
     provider: str
     request: ReplyRequest
+    spender: Spender | None = None  # whose usage totals the reply counts in
 
 
 class Runner:
@@ -99,12 +101,13 @@ class Runner:
         except ReplyStopped:
             ending = _ending(live, end, STOPPED, stop_reason="user_stopped")
         except ProviderError as exc:
-            ending, http_status = _ending(live, end, ERROR, error=exc.message), exc.status
+            ending, http_status = _ending(live, end or exc.end, ERROR, error=exc.message), exc.status
             if exc.reason == MODEL_MISSING:
                 self._refresh_models(job.provider)
         except Exception:  # a bug must still end the reply, never leave it pending
             log.exception("Reply %s failed unexpectedly", live.message_id)
             ending, http_status = _ending(live, end, ERROR, error=UNEXPECTED_ERROR), 500
+        ending = _priced(ending, job, pricing.table_for(self.config))
         try:
             self.writer.queue(QueuedEnding(job.reply, live, ending, http_status))
         except ReplyStopped:  # a Stop sent as the provider finished lands late; the ending stands
@@ -201,7 +204,16 @@ def _ending(live: LiveReply, end: StreamEnd | None, status: str, stop_reason: st
     return Ending(live.message_id, live.attempt, live.text(), status, model=end.model or None,
                   stop_reason=stop_reason or end.stop_reason, error=error,
                   input_tokens=end.input_tokens, output_tokens=end.output_tokens,
+                  cached_input_tokens=end.cached_input_tokens, cache_write_tokens=end.cache_write_tokens,
                   reasoning_tokens=end.reasoning_tokens, **thoughts)
+
+
+def _priced(ending: Ending, job: ReplyJob, prices: pricing.PriceTable) -> Ending:
+    """The ending with its cost (priced by the model that answered, else the one asked for) and spender."""
+    usage = pricing.Usage(ending.input_tokens, ending.output_tokens, ending.cached_input_tokens,
+                          ending.cache_write_tokens, ending.reasoning_tokens)
+    cost = prices.cost_micros(job.provider, (ending.model, job.reply.model), usage)
+    return replace(ending, cost_micros=cost, spender=job.spender)
 
 
 def own_engine(engine: Engine) -> Engine:

@@ -133,7 +133,7 @@ class AnthropicWire(Wire):
         return {
             "id": f"msg_{reply.id}", "type": "message", "role": "assistant", "model": reply.model,
             "content": content, "stop_reason": stop, "stop_sequence": None,
-            "usage": {"input_tokens": reply.input_tokens, "output_tokens": output},
+            "usage": {**self._input_usage(reply), "output_tokens": output},
         }
 
     def _output_usage(self, reply: Reply) -> dict:
@@ -142,6 +142,12 @@ class AnthropicWire(Wire):
         if reply.thought_tokens:
             usage["output_tokens_details"] = {"thinking_tokens": reply.thought_tokens}
         return usage
+
+    def _input_usage(self, reply: Reply) -> dict:
+        """Input tokens as Anthropic counts them: cache reads and writes apart from the rest."""
+        return {"input_tokens": max(0, reply.input_tokens - reply.cached_tokens - reply.cache_write_tokens),
+                "cache_creation_input_tokens": reply.cache_write_tokens,
+                "cache_read_input_tokens": reply.cached_tokens}
 
     def json_reply(self, reply: Reply) -> dict:
         content = [{"type": "text", "text": reply.text}]

@@ -77,7 +77,9 @@ class DeepSeekWire(Wire):
         output = len(reply.tokens) + reply.thought_tokens  # completion_tokens include the reasoning
         usage = {"prompt_tokens": reply.input_tokens, "completion_tokens": output,
                  "total_tokens": reply.input_tokens + output,
-                 "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": reply.input_tokens}
+                 "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
+                 "prompt_cache_hit_tokens": reply.cached_tokens,
+                 "prompt_cache_miss_tokens": reply.input_tokens - reply.cached_tokens}
         if reply.thought_tokens:
             usage["completion_tokens_details"] = {"reasoning_tokens": reply.thought_tokens}
         return usage

@@ -111,6 +111,8 @@ class GoogleWire(Wire):
                      "totalTokenCount": reply.input_tokens + output}
         if reply.thought_tokens:  # billed whether sent or not
             usage["thoughtsTokenCount"] = reply.thought_tokens
+        if reply.cached_tokens:  # Gemini leaves the field out when nothing came from the cache
+            usage["cachedContentTokenCount"] = reply.cached_tokens
         return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": reply.model, "responseId": reply.id}
 
     def json_reply(self, reply: Reply) -> dict:

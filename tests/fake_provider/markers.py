@@ -24,6 +24,9 @@ same request behaves the same way. Several may be combined:
     [[think:N]]              think N thought tokens ("Let", " me", " think", ".", " t4", …) before
                              the answer, where the request lets the model think; [[think:0]] none.
                              Without it a model thinks the server's default (0 unless set)
+    [[cached:N]]             report N of the input tokens as read from the prompt cache, in the
+                             provider's own usage fields (anthropic counts them apart from input)
+    [[cache-write:N]]        anthropic: report N input tokens as written to the prompt cache
 
 Where a model thinks (each wire's `thinks`: asked to, or by default as Claude 5.x, Gemini 2.5/3
 and DeepSeek V4 do unless turned off), its thought tokens count toward the max-tokens limit and
@@ -99,6 +102,8 @@ class Plan:
     midstream_error: int | None = None
     text_chunks: list[str] | None = None
     think: int | None = None
+    cached: int = 0
+    cache_write: int = 0
 
     @classmethod
     def parse(cls, text: str, *, delay: float, tokens: int, token_delay: float, think: int = 0) -> Plan:
@@ -120,7 +125,7 @@ class Plan:
             self.fail_times = int(args[1]) if len(args) > 1 else None
         elif name == "stall":
             self.stall = True
-        elif name in ("stall-after", "cut", "midstream-error", "tokens", "think"):
+        elif name in ("stall-after", "cut", "midstream-error", "tokens", "think", "cached", "cache-write"):
             setattr(self, name.replace("-", "_"), int(args[0]))
         elif name in ("delay", "token-delay"):
             setattr(self, name.replace("-", "_"), float(args[0]))

@@ -309,15 +309,18 @@ class FakeProvider:
             await http1.forever()
         tokens = plan.reply_tokens(wire.name)
         limit = wire.max_tokens(body) or None
+        input_tokens = wire.input_tokens(body)
         thought = thought_tokens(plan.think) if wire.thinks(body, record.model or "") else []
         if limit is not None:  # thoughts count toward the limit, as with the real APIs
             thought = thought[:limit]
             limit -= len(thought)
         reply = Reply(
             model=record.model or "", tokens=tokens[:limit] if limit is not None else tokens,
-            truncated=limit is not None and len(tokens) > limit, input_tokens=wire.input_tokens(body),
+            truncated=limit is not None and len(tokens) > limit, input_tokens=input_tokens,
             include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
             thoughts=thought if wire.shows_thoughts(body) else [], thought_tokens=len(thought),
+            cached_tokens=min(plan.cached, input_tokens),
+            cache_write_tokens=min(plan.cache_write, input_tokens - min(plan.cached, input_tokens)),
         )
         send = http1.send_stream if record.stream else http1.send_reply
         return await send(writer, wire, record, reply, plan)

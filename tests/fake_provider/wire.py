@@ -39,6 +39,8 @@ class Reply:
     include_usage: bool = True
     thoughts: list[str] = field(default_factory=list)  # the thought tokens sent, before the answer
     thought_tokens: int = 0  # how many it thought, sent or not (usage counts them)
+    cached_tokens: int = 0  # of input_tokens, read from the prompt cache
+    cache_write_tokens: int = 0  # of input_tokens, written to the prompt cache (anthropic)
     id: str = field(default_factory=lambda: f"fake{next(_ids):08d}")
     created: int = field(default_factory=lambda: int(time.time()))
 
