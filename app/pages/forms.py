@@ -43,14 +43,8 @@ def check_model(provider: str, model: str | None) -> None:
         raise ValidationError(error)
 
 
-class ThreadForm(FlaskForm):
-    title = StringField("Title", filters=[strip], validators=[Optional(), Length(max=THREAD_TITLE_MAX)])
-    model_provider = SelectField(
-        "Provider", choices=provider_choices, default=providers.DEFAULT_PROVIDER, validate_choice=False,
-    )
-    # Rendered by the template (an <optgroup> per provider, or htmx's options for one); checked below.
-    model = SelectField("Model", choices=[], default="", validate_choice=False)
-    thinking = BooleanField(THINKING_LABEL, default=True, description=THINKING_HELP)
+class ProviderAndModel:
+    """Checks of a form's provider select and of the model it names for that provider."""
 
     def validate_model_provider(self, field):
         if field.data not in providers.PROVIDERS:
@@ -59,6 +53,16 @@ class ThreadForm(FlaskForm):
     def validate_model(self, field):
         if self.model_provider.data in providers.PROVIDERS:
             check_model(self.model_provider.data, field.data)
+
+
+class ThreadForm(ProviderAndModel, FlaskForm):
+    title = StringField("Title", filters=[strip], validators=[Optional(), Length(max=THREAD_TITLE_MAX)])
+    model_provider = SelectField(
+        "Provider", choices=provider_choices, default=providers.DEFAULT_PROVIDER, validate_choice=False,
+    )
+    # Rendered by the template (an <optgroup> per provider, or htmx's options for one); checked below.
+    model = SelectField("Model", choices=[], default="", validate_choice=False)
+    thinking = BooleanField(THINKING_LABEL, default=True, description=THINKING_HELP)
 
 
 class ThreadModelForm(FlaskForm):
@@ -92,7 +96,7 @@ class BranchForm(FlaskForm):
     message_id = IntegerField("Message", validators=[InputRequired("Choose a version to show.")])
 
 
-class ForkForm(FlaskForm):
+class ForkForm(ProviderAndModel, FlaskForm):
     model_provider = SelectField(
         "Provider", choices=provider_choices, default=providers.DEFAULT_PROVIDER, validate_choice=False,
     )
@@ -101,13 +105,6 @@ class ForkForm(FlaskForm):
     project_id = SelectField("Project", coerce=int, validate_choice=False)
     title = StringField("Title", filters=[strip], validators=[Optional(), Length(max=THREAD_TITLE_MAX)])
 
-    def validate_model_provider(self, field):
-        if field.data not in providers.PROVIDERS:
-            raise ValidationError(providers.unknown_provider_message(field.data))
-
-    def validate_model(self, field):
-        if self.model_provider.data in providers.PROVIDERS:
-            check_model(self.model_provider.data, field.data)
 
     def validate_project_id(self, field):
         if field.data not in {value for value, _ in self.project_id.choices}:
