@@ -105,7 +105,6 @@ class ForkForm(ProviderAndModel, FlaskForm):
     project_id = SelectField("Project", coerce=int, validate_choice=False)
     title = StringField("Title", filters=[strip], validators=[Optional(), Length(max=THREAD_TITLE_MAX)])
 
-
     def validate_project_id(self, field):
         if field.data not in {value for value, _ in self.project_id.choices}:
             raise ValidationError("Choose one of your projects.")
